@@ -1,0 +1,54 @@
+# as-connection-service — `make run` and `make test` set themselves up (.venv) on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 3105
+STAGE  ?= dev
+TENANT ?= dev-tenant
+# USER comes from the login environment; only a value given on the command line names the token's user.
+ifeq ($(origin USER),command line)
+TOKEN_USER := $(USER)
+else
+TOKEN_USER := dev-user
+endif
+ENV_FILE := $(wildcard .env)
+
+.PHONY: help run test token lint typecheck check bench clean venv
+
+help:
+	@echo "make run    start the local gateway on :$(PORT) (embedded Redis unless REDIS_URL is set)"
+	@echo "make test   run the whole test suite (starts its own Redis)"
+	@echo "make token  print a development JWT (TENANT=... USER=...)"
+	@echo "make check  lint + typecheck + test"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	@echo "Development token: make -s token TENANT=t1 USER=u1"
+	@$(BIN)/python -m local --template template.yaml --port $(PORT) --stage $(STAGE) $(if $(ENV_FILE),--env-file $(ENV_FILE))
+
+token: $(STAMP)
+	@$(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
