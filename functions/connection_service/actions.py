@@ -1,0 +1,192 @@
+"""Client actions on the ``$default`` route: parse, rate-limit, dispatch, reply through the gateway.
+
+:meth:`MessageService.handle` never raises for anything a client sends: every frame gets exactly one reply
+carrying its ``requestId`` (its result event or ``error``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import (
+    BadRequest,
+    ConnectionGone,
+    DeliveryFailed,
+    Forbidden,
+    RateLimited,
+    ServiceError,
+    UnknownAction,
+    as_service_error,
+)
+from .eventlog import EventLog
+from .gateway import ManagementApi
+from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
+from .registry import Registry
+from .runtime import Clock
+
+log = logging.getLogger(__name__)
+
+MAX_ID_LENGTH = 128
+MAX_REPLAY = 1000
+FLOOD_STRIKES = 50
+_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    connection_id: str
+    tenant_id: str
+    user_id: str
+    connected_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSettings:
+    rate_per_s: float
+    burst: int
+    heartbeat_interval_ms: int
+
+
+Frame = dict[str, Any] | bytes
+Action = Callable[[Caller, ClientFrame], list[Frame]]
+
+
+def _identifier(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"data.{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+class MessageService:
+    def __init__(
+        self,
+        registry: Registry,
+        event_log: EventLog,
+        gateway: ManagementApi,
+        settings: MessageSettings,
+        clock: Clock,
+    ) -> None:
+        self._registry = registry
+        self._event_log = event_log
+        self._gateway = gateway
+        self._settings = settings
+        self._clock = clock
+        self._actions: dict[str, Action] = {
+            "hello": self._hello,
+            "ping": self._ping,
+            "subscribe_conversation": self._subscribe,
+            "unsubscribe_conversation": self._unsubscribe,
+        }
+
+    def register(self, name: str, action: Action) -> None:
+        """Add an action (the user actions forwarded upstream are registered this way)."""
+        self._actions[name] = action
+
+    def handle(self, connection_id: str, body: str | None) -> None:
+        """Answer one client frame. Raises only if Redis or the gateway fail while nothing could be replied."""
+        request_id = request_id_of(body)
+        frames: list[Frame]
+        try:
+            frames = self._dispatch(connection_id, body)
+        except ServiceError as exc:
+            frames = [error_frame(exc, request_id)]
+        except Exception as exc:  # Redis down or a bug: the client still gets its one reply
+            error = as_service_error(exc)
+            if type(error) is ServiceError:
+                log.exception("action failed")
+            frames = [error_frame(error, request_id)]
+        self._send(connection_id, frames)
+
+    def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:
+        frame = parse_client_frame(body)
+        action = self._actions.get(frame.action)
+        if action is None:
+            raise UnknownAction(f"unknown action {frame.action[:64]!r}")
+        touch = self._registry.touch(connection_id, self._clock(), self._settings.rate_per_s, self._settings.burst)
+        if touch is None:
+            raise Forbidden("connection is not registered")
+        if not touch.allowed:
+            if touch.strikes >= FLOOD_STRIKES:
+                self._close(connection_id)
+            raise RateLimited("too many messages", retry_after=1)
+        caller = Caller(connection_id, touch.tenant_id, touch.user_id, touch.connected_at)
+        return action(caller, frame)
+
+    def _send(self, connection_id: str, frames: list[Frame]) -> None:
+        for frame in frames:
+            try:
+                self._gateway.post(connection_id, frame if isinstance(frame, bytes) else encode(frame))
+            except ConnectionGone:
+                self._registry.unregister(connection_id)
+                return
+            except DeliveryFailed:
+                log.warning("reply to %s not delivered", connection_id)
+                return
+
+    def _close(self, connection_id: str) -> None:
+        log.warning("closing %s: it keeps flooding", connection_id)
+        with contextlib.suppress(ConnectionGone, DeliveryFailed):
+            self._gateway.delete(connection_id)
+        self._registry.unregister(connection_id)
+
+    # --- actions -------------------------------------------------------------------------------------------
+
+    def _hello(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        conversations = frame.data.get("conversations", [])
+        if not isinstance(conversations, list) or len(conversations) > 100:
+            raise BadRequest("data.conversations must be a list of at most 100 conversation ids")
+        wanted = [_identifier({"conversationId": c}, "conversationId") for c in conversations]
+        last_event_id = frame.data.get("lastEventId")
+        if last_event_id is not None and (not isinstance(last_event_id, str) or not _EVENT_ID.match(last_event_id)):
+            raise BadRequest("data.lastEventId must be an event id such as '1700000000000-0'")
+        now = self._clock()
+        for conversation_id in wanted:
+            self._registry.subscribe(caller.tenant_id, caller.connection_id, conversation_id, now)
+        frames: list[Frame] = [
+            event_frame(
+                "authenticated",
+                {
+                    "connectionId": caller.connection_id,
+                    "tenantId": caller.tenant_id,
+                    "userId": caller.user_id,
+                    "heartbeatIntervalMs": self._settings.heartbeat_interval_ms,
+                    "subscriptions": wanted,
+                },
+                frame.request_id,
+            )
+        ]
+        if last_event_id is not None:
+            frames.extend(self._replay(caller, last_event_id, set(wanted)))
+        return frames
+
+    def _replay(self, caller: Caller, last_event_id: str, conversations: set[str]) -> list[Frame]:
+        # Events appended after the connection registered reach it live; the replay stops there.
+        until = f"{int(caller.connected_at * 1000)}-0"
+        replay = self._event_log.since(caller.tenant_id, last_event_id, until, MAX_REPLAY + 1)
+        if not replay.complete or len(replay.entries) > MAX_REPLAY:
+            return [encode(event_frame("resync_required", {"lastEventId": last_event_id}))]
+        return [
+            entry.frame()
+            for entry in replay.entries
+            if not entry.conversation_id or entry.conversation_id in conversations
+        ]
+
+    def _ping(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        return [event_frame("pong", {"serverTime": int(self._clock() * 1000)}, frame.request_id)]
+
+    def _subscribe(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        conversation_id = _identifier(frame.data, "conversationId")
+        if not self._registry.subscribe(caller.tenant_id, caller.connection_id, conversation_id, self._clock()):
+            raise BadRequest("too many subscriptions on this connection")
+        return [event_frame("ack", {"action": frame.action, "conversationId": conversation_id}, frame.request_id)]
+
+    def _unsubscribe(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        conversation_id = _identifier(frame.data, "conversationId")
+        self._registry.unsubscribe(caller.tenant_id, caller.connection_id, conversation_id)
+        return [event_frame("ack", {"action": frame.action, "conversationId": conversation_id}, frame.request_id)]

@@ -1,0 +1,124 @@
+"""Settings, read once from the environment (and ``.env`` when present) into one validated object."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Development-only values, used solely when running under a local gateway (AWS_SAM_LOCAL=true).
+DEV_JWT_SECRET = "local-development-jwt-secret-do-not-use-in-aws"
+DEV_INTERNAL_SERVICE_KEY = "local-development-internal-service-key"
+
+
+class ConfigurationError(RuntimeError):
+    """Settings are missing or invalid; raised at cold start, never mid-request."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, populate_by_name=True)
+
+    service_name: str = "as-connection-service"
+    stage: str = "dev"
+    port: int = 3105
+    local: bool = Field(default=False, validation_alias="AWS_SAM_LOCAL")
+
+    redis_url: str = "redis://127.0.0.1:6379"
+    connection_redis_db: int = 1
+    event_queue_redis_db: int = 2
+    redis_socket_timeout_s: float = 2.0
+
+    websocket_api_endpoint: str = ""
+    aws_endpoint_url: str = ""
+
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_public_key: str = ""
+    jwks_url: str = ""
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_tenant_claim: str = "tenant_id"
+    jwt_leeway_s: int = 0
+    auth_mode: Literal["local", "remote"] = "local"
+    ts_auth_service_url: str = "http://localhost:3301"
+
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    allow_missing_origin: bool = True
+
+    internal_service_key: SecretStr = SecretStr("")
+    as_call_service_url: str = "http://localhost:3104"
+    upstream_timeout_s: float = 3.0
+
+    heartbeat_interval_ms: int = 30_000
+    max_connection_duration_s: int = 7_200
+    connection_ttl_margin_s: int = 600
+
+    max_connections_per_tenant: int = 1_000
+    max_connections_per_user: int = 20
+    connect_rate_limit_per_minute: int = 60
+    message_rate_limit_per_second: float = 10.0
+    message_rate_limit_burst: int = 20
+
+    event_log_max_len: int = 10_000
+    event_log_retention_s: int = 86_400
+    idempotency_ttl_s: int = 86_400
+    max_frame_bytes: int = 128 * 1024
+    fanout_concurrency: int = 32
+
+    @field_validator("jwt_algorithms", "allowed_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _no_none_algorithm(cls, value: list[str]) -> list[str]:
+        if any(alg.lower() == "none" for alg in value):
+            raise ValueError("the 'none' algorithm is never accepted")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_present(self) -> Settings:
+        if not self.local:
+            return self
+        if not self.jwt_secret.get_secret_value() and not (self.jwt_public_key or self.jwks_url):
+            self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            log.warning("JWT_SECRET is not set: using the LOCAL DEVELOPMENT secret (never in AWS)")
+        if not self.internal_service_key.get_secret_value():
+            self.internal_service_key = SecretStr(DEV_INTERNAL_SERVICE_KEY)
+            log.warning("INTERNAL_SERVICE_KEY is not set: using the LOCAL DEVELOPMENT key (never in AWS)")
+        return self
+
+    @property
+    def connection_ttl_s(self) -> int:
+        """How long a connection's state outlives silence: API Gateway's maximum duration plus a margin."""
+        return self.max_connection_duration_s + self.connection_ttl_margin_s
+
+    def require_secrets(self) -> None:
+        """Raise :class:`ConfigurationError` when a secret the functions need is missing (outside local mode)."""
+        missing = []
+        if not (self.jwt_secret.get_secret_value() or self.jwt_public_key or self.jwks_url):
+            missing.append("JWT_SECRET (or JWT_PUBLIC_KEY / JWKS_URL)")
+        if not self.internal_service_key.get_secret_value():
+            missing.append("INTERNAL_SERVICE_KEY")
+        if missing:
+            raise ConfigurationError("missing required settings: " + ", ".join(missing))
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, validated once; raises :class:`ConfigurationError` when incomplete."""
+    settings = Settings()
+    settings.require_secrets()
+    return settings

@@ -1,0 +1,119 @@
+"""The service's exceptions, and the one place that maps them to statuses and error frames.
+
+Every refusal a client or caller can act on is a :class:`ServiceError` with a stable ``code``
+(the wire protocol's error codes) and an HTTP ``status``.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "internal"
+    status = 500
+    public_message = "internal error"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message or self.public_message)
+        self.message = message or self.public_message
+        self.retry_after = retry_after
+
+
+class BadRequest(ServiceError):
+    code = "bad_request"
+    status = 400
+    public_message = "bad request"
+
+
+class UnknownAction(BadRequest):
+    code = "unknown_action"
+    public_message = "unknown action"
+
+
+class Unauthorized(ServiceError):
+    code = "unauthorized"
+    status = 401
+    public_message = "invalid or missing token"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+    status = 403
+    public_message = "forbidden"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    status = 404
+    public_message = "not found"
+
+
+class PayloadTooLarge(ServiceError):
+    code = "payload_too_large"
+    status = 413
+    public_message = "payload too large"
+
+
+class InvalidEvent(ServiceError):
+    code = "invalid_event"
+    status = 422
+    public_message = "invalid event"
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+    status = 429
+    public_message = "rate limited"
+
+
+class UpstreamUnavailable(ServiceError):
+    code = "upstream_unavailable"
+    status = 502
+    public_message = "upstream service unavailable"
+
+
+class StoreUnavailable(ServiceError):
+    """Redis cannot be reached: the caller should retry later."""
+
+    code = "unavailable"
+    status = 503
+    public_message = "service temporarily unavailable"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
+class ConnectionGone(ServiceError):
+    """The @connections API answered 410: the connection no longer exists."""
+
+    code = "gone"
+    status = 410
+    public_message = "connection gone"
+
+
+class DeliveryFailed(ServiceError):
+    """A @connections call failed after its retries (throttled or a gateway error)."""
+
+    code = "delivery_failed"
+    status = 502
+    public_message = "delivery failed"
+
+
+def error_body(error: ServiceError) -> dict[str, object]:
+    """The JSON body of an HTTP error answer."""
+    return {"error": {"code": error.code, "message": error.message}}
+
+
+def error_headers(error: ServiceError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+
+
+def as_service_error(exc: BaseException) -> ServiceError:
+    """Map any exception to a :class:`ServiceError`; unknown ones become ``internal`` without details."""
+    if isinstance(exc, ServiceError):
+        return exc
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return StoreUnavailable()
+    return ServiceError()

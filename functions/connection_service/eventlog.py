@@ -1,0 +1,119 @@
+"""The durable per-tenant event log: a Redis stream per tenant, bounded by count and age.
+
+An append is one round trip (a Lua script that also honours the caller's idempotency key).
+Entry ids are the stream ids, monotonic per tenant, which clients use to resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import keys
+
+_APPEND = """
+if ARGV[1] ~= '' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {existing, 1} end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2], 'c', ARGV[6])
+if ARGV[5] ~= '0' then
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[5])
+end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[2], id, 'EX', ARGV[4]) end
+return {id, 0}
+"""
+
+# Entries after ``last_id`` up to ``until_id``, and whether the log still reaches back to ``last_id``.
+_SINCE = """
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first == 0 then
+  if ARGV[1] == '0-0' then return {1, {}} end
+  return {0, {}}
+end
+local complete = 1
+if ARGV[1] ~= '0-0' and first[1][1] ~= ARGV[1] then
+  local probe = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+  if #probe == 0 then complete = 0 end
+end
+return {complete, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    body: str
+    conversation_id: str
+
+    def frame(self) -> bytes:
+        """The delivered frame: the stored JSON object with the entry's id put first."""
+        return ('{"id":"' + self.id + '",' + self.body[1:]).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Entries a client missed; ``complete`` is false when the log no longer reaches back to its last id."""
+
+    complete: bool
+    entries: list[Entry]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry(entry_id: Any, fields: list[Any]) -> Entry:
+    values = {_text(fields[i]): _text(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
+    return Entry(id=_text(entry_id), body=values["e"], conversation_id=values.get("c", ""))
+
+
+class EventLog:
+    """Per-tenant streams. Methods raise redis errors on Redis failure (mapped by the caller)."""
+
+    def __init__(self, client: redis.Redis, *, max_len: int, retention_s: int, idempotency_ttl_s: int) -> None:
+        self._redis = client
+        self._max_len = max_len
+        self._retention_s = retention_s
+        self._idempotency_ttl_s = idempotency_ttl_s
+        self._append = client.register_script(_APPEND)
+        self._since = client.register_script(_SINCE)
+
+    def append(
+        self,
+        tenant_id: str,
+        entry: str,
+        now: float,
+        *,
+        conversation_id: str = "",
+        event_id: str | None = None,
+    ) -> Appended:
+        """Append ``entry`` (a frame's JSON, without its id) to the tenant's log, unless ``event_id`` was seen.
+
+        ``conversation_id`` marks an entry meant only for that conversation's subscribers.
+        """
+        min_id = f"{int((now - self._retention_s) * 1000)}-0" if self._retention_s > 0 else "0"
+        outcome = self._append(
+            keys=[keys.events(tenant_id), keys.idempotency(tenant_id, event_id or "")],
+            args=[event_id or "", entry, self._max_len, self._idempotency_ttl_s, min_id, conversation_id],
+        )
+        return Appended(id=_text(outcome[0]), duplicate=bool(int(outcome[1])))
+
+    def since(self, tenant_id: str, last_id: str, until_id: str = "+", limit: int = 1000) -> Replay:
+        """Entries after ``last_id`` (exclusive) up to ``until_id`` (inclusive), oldest first."""
+        complete, entries = self._since(keys=[keys.events(tenant_id)], args=[last_id, until_id, limit])
+        return Replay(
+            complete=bool(int(complete)),
+            entries=[_entry(entry_id, fields) for entry_id, fields in entries],
+        )
+
+    def length(self, tenant_id: str) -> int:
+        return int(self._redis.xlen(keys.events(tenant_id)))

@@ -1,0 +1,121 @@
+"""Broadcasting: validate, append to the tenant's log, fan out with bounded concurrency, prune the gone."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import ConnectionGone, DeliveryFailed, PayloadTooLarge
+from .eventlog import Entry, EventLog
+from .events import validate_event
+from .gateway import ManagementApi
+from .registry import Registry
+from .runtime import Clock
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    event: str
+    tenant_id: str
+    data: dict[str, Any]
+    conversation_id: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastResult:
+    id: str
+    delivered: int
+    failed: int
+    pruned: int
+    duplicate: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "pruned": self.pruned,
+            "duplicate": self.duplicate,
+        }
+
+
+def _iso(now: float) -> str:
+    return datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        registry: Registry,
+        event_log: EventLog,
+        gateway: ManagementApi,
+        clock: Clock,
+        concurrency: int,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+    ) -> None:
+        self._registry = registry
+        self._event_log = event_log
+        self._gateway = gateway
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fanout")
+        self._max_frame_bytes = max_frame_bytes
+
+    def broadcast(self, request: Broadcast) -> BroadcastResult:
+        """Deliver an event. Raises InvalidEvent (422), PayloadTooLarge (413), or a Redis error (503).
+
+        The event is in the tenant's log before anything is delivered; a repeated ``event_id`` answers
+        with the first id and delivers nothing.
+        """
+        data = validate_event(request.event, request.data)
+        now = self._clock()
+        document: dict[str, Any] = {"event": request.event, "tenantId": request.tenant_id}
+        if request.conversation_id is not None:
+            document["conversationId"] = request.conversation_id
+        document["occurredAt"] = _iso(now)
+        document["data"] = data
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        # The delivered frame adds '"id":"<stream id>",' (at most ~50 bytes) to the stored document.
+        if len(body.encode()) + 50 > self._max_frame_bytes:
+            raise PayloadTooLarge(f"the event frame exceeds {self._max_frame_bytes} bytes")
+        appended = self._event_log.append(
+            request.tenant_id,
+            body,
+            now,
+            conversation_id=request.conversation_id or "",
+            event_id=request.event_id,
+        )
+        if appended.duplicate:
+            return BroadcastResult(id=appended.id, delivered=0, failed=0, pruned=0, duplicate=True)
+        recipients = self._registry.recipients(request.tenant_id, now, request.conversation_id)
+        frame = Entry(appended.id, body, request.conversation_id or "").frame()
+        delivered, failed, gone = self.deliver(frame, recipients)
+        self._registry.prune(request.tenant_id, gone)
+        return BroadcastResult(id=appended.id, delivered=delivered, failed=failed, pruned=len(gone))
+
+    def deliver(self, frame: bytes, recipients: list[str]) -> tuple[int, int, list[str]]:
+        """Post ``frame`` to every recipient; returns (delivered, failed, gone ids)."""
+        if not recipients:
+            return 0, 0, []
+        outcomes = list(self._pool.map(lambda cid: self._post(cid, frame), recipients))
+        gone = [cid for cid, outcome in zip(recipients, outcomes, strict=True) if outcome == "gone"]
+        delivered = sum(1 for outcome in outcomes if outcome == "ok")
+        return delivered, len(recipients) - delivered - len(gone), gone
+
+    def _post(self, connection_id: str, frame: bytes) -> str:
+        try:
+            self._gateway.post(connection_id, frame)
+        except ConnectionGone:
+            return "gone"
+        except DeliveryFailed as exc:
+            log.warning("delivery to %s failed: %s", connection_id, exc)
+            return "failed"
+        return "ok"

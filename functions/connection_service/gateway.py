@@ -1,0 +1,60 @@
+"""The API Gateway ``@connections`` management API, with AWS errors converted where they enter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ConnectionGone, DeliveryFailed
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+
+class ManagementApi:
+    """``post``/``get``/``delete`` a connection. Raises :class:`ConnectionGone` for a 410 and
+    :class:`DeliveryFailed` once botocore's retries (throttling, 5xx; backoff with jitter) are spent."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ManagementApi:
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 4},
+            max_pool_connections=max(10, settings.fanout_concurrency),
+            connect_timeout=2,
+            read_timeout=5,
+            tcp_keepalive=True,
+        )
+        client = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=settings.websocket_api_endpoint or None,
+            config=config,
+        )
+        return cls(client)
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        self._call("post_to_connection", ConnectionId=connection_id, Data=data)
+
+    def delete(self, connection_id: str) -> None:
+        self._call("delete_connection", ConnectionId=connection_id)
+
+    def get(self, connection_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("get_connection", ConnectionId=connection_id)
+        return answer
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**params)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "GoneException" or status == 410:
+                raise ConnectionGone(params.get("ConnectionId")) from exc
+            raise DeliveryFailed(f"{operation}: {code or status}") from exc
+        except BotoCoreError as exc:
+            raise DeliveryFailed(f"{operation}: {type(exc).__name__}") from exc

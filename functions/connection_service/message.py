@@ -1,0 +1,31 @@
+"""``$default``: every client action arrives here; replies go back through ``@connections``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from . import runtime
+from .actions import MessageService, MessageSettings
+from .apigw import WebSocketEvent
+from .responses import failure, ok
+
+
+@functools.lru_cache(maxsize=1)
+def service() -> MessageService:
+    rt = runtime.current()
+    settings = MessageSettings(
+        rate_per_s=rt.settings.message_rate_limit_per_second,
+        burst=rt.settings.message_rate_limit_burst,
+        heartbeat_interval_ms=rt.settings.heartbeat_interval_ms,
+    )
+    return MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        view = WebSocketEvent(event)
+        service().handle(view.connection_id, view.body)
+    except Exception as exc:
+        return failure(exc)
+    return ok()

@@ -1,0 +1,76 @@
+"""The wire protocol between dashboards and the service (DESIGN §3), free of I/O.
+
+Client frame: ``{"action": str, "requestId"?: str, "data"?: object}``.
+Service frame: ``{"event": str, "requestId"?, "id"?, "tenantId"?, "conversationId"?, "occurredAt"?, "data": {}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadRequest, ServiceError
+
+MAX_REQUEST_ID_LENGTH = 128
+MAX_ACTION_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    action: str
+    request_id: str | None
+    data: dict[str, Any]
+
+
+def request_id_of(body: str | None) -> str | None:
+    """The ``requestId`` of a frame if one can be read, so even a refused frame's error can carry it."""
+    try:
+        parsed = json.loads(body or "")
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(parsed, dict):
+        request_id = parsed.get("requestId")
+        if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH:
+            return request_id
+    return None
+
+
+def parse_client_frame(body: str | None) -> ClientFrame:
+    """Parse a client frame; raises :class:`BadRequest` with a reason for anything malformed."""
+    if not body:
+        raise BadRequest("empty frame")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest("frame is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise BadRequest("frame must be a JSON object")
+    request_id = parsed.get("requestId")
+    if request_id is not None and (not isinstance(request_id, str) or len(request_id) > MAX_REQUEST_ID_LENGTH):
+        raise BadRequest(f"requestId must be a string of at most {MAX_REQUEST_ID_LENGTH} characters")
+    action = parsed.get("action")
+    if not isinstance(action, str) or not action or len(action) > MAX_ACTION_LENGTH:
+        raise BadRequest("action must be a non-empty string")
+    data = parsed.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    return ClientFrame(action=action, request_id=request_id, data=data)
+
+
+def event_frame(event: str, data: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"event": event}
+    if request_id is not None:
+        frame["requestId"] = request_id
+    frame["data"] = data
+    return frame
+
+
+def error_frame(error: ServiceError, request_id: str | None = None) -> dict[str, Any]:
+    return event_frame("error", {"code": error.code, "message": error.message}, request_id)
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode()

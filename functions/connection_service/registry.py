@@ -1,0 +1,308 @@
+"""Connection registry in Redis: who is connected, for which tenant and user, subscribed to what.
+
+Round trips (DESIGN §6): register 2, remove 2, touch 1, recipients 1 — each a Lua script or a pipeline,
+independent of tenant size. Keys of a tenant share the tenant's hash tag so every script stays on one slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import keys
+from .errors import RateLimited
+
+_REGISTER = """
+local now = tonumber(ARGV[2])
+local rate_limit = tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if rate_limit > 0 then
+  for i = 3, 4 do
+    local n = redis.call('INCR', KEYS[i])
+    if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+    if n > rate_limit then return {'rate', redis.call('TTL', KEYS[i])} end
+  end
+end
+local max_tenant = tonumber(ARGV[4])
+local max_user = tonumber(ARGV[5])
+if max_tenant > 0 and redis.call('ZCARD', KEYS[1]) >= max_tenant then return {'tenant_limit', 0} end
+if max_user > 0 and redis.call('ZCARD', KEYS[2]) >= max_user then return {'user_limit', 0} end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+redis.call('EXPIREAT', KEYS[2], ARGV[3])
+return {'ok', 0}
+"""
+
+# Reads the connection, refreshes lastSeenAt and applies the per-connection token bucket.
+_TOUCH = """
+local h = redis.call('HMGET', KEYS[1], 'tenantId', 'userId', 'tokens', 'tokensAt', 'strikes', 'connectedAt')
+if not h[1] then return false end
+local now = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local allowed = 1
+local strikes = tonumber(h[5]) or 0
+if rate > 0 then
+  local tokens = tonumber(h[3]) or burst
+  local at = tonumber(h[4]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  if tokens < 1 then
+    allowed = 0
+    strikes = strikes + 1
+  else
+    tokens = tokens - 1
+    strikes = 0
+  end
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'tokensAt', ARGV[1], 'strikes', strikes)
+end
+redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
+return {h[1], h[2], allowed, strikes, h[6]}
+"""
+
+_FORGET = """
+local h = redis.call('HMGET', KEYS[1], 'tenantId', 'userId')
+redis.call('DEL', KEYS[1])
+if not h[1] then return false end
+return {h[1], h[2]}
+"""
+
+# Keys under the tenant's hash tag that are named by the subscription set are built here: same slot.
+_UNREGISTER = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local convs = redis.call('SMEMBERS', KEYS[3])
+for _, conv in ipairs(convs) do
+  redis.call('SREM', ARGV[2] .. ':conv:' .. conv, ARGV[1])
+end
+redis.call('DEL', KEYS[3])
+return #convs
+"""
+
+_SUBSCRIBE = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+redis.call('EXPIREAT', KEYS[2], ARGV[3])
+return 1
+"""
+
+_UNSUBSCRIBE = """
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+# Live recipients: the tenant's unexpired connections, or the conversation's subscribers among them.
+_RECIPIENTS = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if #KEYS == 1 then return redis.call('ZRANGE', KEYS[1], 0, -1) end
+local live = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('ZSCORE', KEYS[1], id) then
+    live[#live + 1] = id
+  else
+    redis.call('SREM', KEYS[2], id)
+  end
+end
+return live
+"""
+
+_PRUNE = """
+for i = 1, #ARGV - 1 do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('DEL', ARGV[#ARGV] .. ':subs:' .. ARGV[i])
+end
+return #ARGV - 1
+"""
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
+CONNECT_RATE_WINDOW_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    max_per_tenant: int
+    max_per_user: int
+    connect_rate_per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A live connection as seen by one message: who it is and whether its token bucket allowed the message."""
+
+    tenant_id: str
+    user_id: str
+    allowed: bool
+    strikes: int
+    connected_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    connection_id: str
+    user_id: str
+    connected_at: float
+    last_seen_at: float
+    subscriptions: list[str]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Registry:
+    """Connection state in Redis. Methods raise redis errors on Redis failure (mapped by the caller)."""
+
+    def __init__(self, client: redis.Redis, *, connection_ttl_s: int, limits: ConnectionLimits) -> None:
+        self._redis = client
+        self._ttl = connection_ttl_s
+        self._limits = limits
+        self._register = client.register_script(_REGISTER)
+        self._touch = client.register_script(_TOUCH)
+        self._forget = client.register_script(_FORGET)
+        self._unregister = client.register_script(_UNREGISTER)
+        self._subscribe = client.register_script(_SUBSCRIBE)
+        self._unsubscribe = client.register_script(_UNSUBSCRIBE)
+        self._recipients = client.register_script(_RECIPIENTS)
+        self._prune = client.register_script(_PRUNE)
+
+    def register(self, connection_id: str, tenant_id: str, user_id: str, source_ip: str, now: float) -> None:
+        """Register a connection; raises :class:`RateLimited` or :class:`Forbidden`-free limit errors (429)."""
+        expires_at = int(now) + self._ttl
+        window = int(now) // CONNECT_RATE_WINDOW_S
+        outcome = self._register(
+            keys=[
+                keys.tenant_connections(tenant_id),
+                keys.user_connections(tenant_id, user_id),
+                keys.connect_rate(tenant_id, "ip", f"{source_ip}:{window}"),
+                keys.connect_rate(tenant_id, "user", f"{user_id}:{window}"),
+            ],
+            args=[
+                connection_id,
+                now,
+                expires_at,
+                self._limits.max_per_tenant,
+                self._limits.max_per_user,
+                self._limits.connect_rate_per_minute,
+                CONNECT_RATE_WINDOW_S,
+            ],
+        )
+        verdict = _text(outcome[0])
+        if verdict == "rate":
+            raise RateLimited("too many connection attempts", retry_after=max(1, int(outcome[1])))
+        if verdict == "tenant_limit":
+            raise RateLimited("the tenant has too many open connections", retry_after=30)
+        if verdict == "user_limit":
+            raise RateLimited("the user has too many open connections", retry_after=30)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(
+            keys.connection(connection_id),
+            mapping={"tenantId": tenant_id, "userId": user_id, "connectedAt": now, "lastSeenAt": now},
+        )
+        pipe.expireat(keys.connection(connection_id), expires_at)
+        pipe.sadd(keys.TENANTS, tenant_id)
+        pipe.execute()
+
+    def touch(self, connection_id: str, now: float, rate_per_s: float, burst: int) -> Touch | None:
+        """Refresh last-seen and take a token from the connection's bucket; ``None`` if unknown."""
+        found = self._touch(keys=[keys.connection(connection_id)], args=[now, rate_per_s, burst])
+        if not found:
+            return None
+        return Touch(
+            tenant_id=_text(found[0]),
+            user_id=_text(found[1]),
+            allowed=bool(int(found[2])),
+            strikes=int(found[3]),
+            connected_at=float(_text(found[4])) if found[4] else now,
+        )
+
+    def unregister(self, connection_id: str) -> bool:
+        """Remove everything the connection registered; idempotent. Returns whether it was known."""
+        owner = self._forget(keys=[keys.connection(connection_id)])
+        if not owner:
+            return False
+        tenant_id, user_id = _text(owner[0]), _text(owner[1])
+        self._unregister(
+            keys=[
+                keys.tenant_connections(tenant_id),
+                keys.user_connections(tenant_id, user_id),
+                keys.subscriptions(tenant_id, connection_id),
+            ],
+            args=[connection_id, keys.tenant_tag(tenant_id)],
+        )
+        return True
+
+    def subscribe(self, tenant_id: str, connection_id: str, conversation_id: str, now: float) -> bool:
+        """Subscribe within the tenant; ``False`` when the connection holds too many subscriptions."""
+        added = self._subscribe(
+            keys=[
+                keys.conversation(tenant_id, conversation_id),
+                keys.subscriptions(tenant_id, connection_id),
+            ],
+            args=[connection_id, conversation_id, int(now) + self._ttl, MAX_SUBSCRIPTIONS_PER_CONNECTION],
+        )
+        return bool(added)
+
+    def unsubscribe(self, tenant_id: str, connection_id: str, conversation_id: str) -> None:
+        self._unsubscribe(
+            keys=[
+                keys.conversation(tenant_id, conversation_id),
+                keys.subscriptions(tenant_id, connection_id),
+            ],
+            args=[connection_id, conversation_id],
+        )
+
+    def recipients(self, tenant_id: str, now: float, conversation_id: str | None = None) -> list[str]:
+        """Live connection ids of the tenant, or of the tenant's conversation subscribers."""
+        script_keys = [keys.tenant_connections(tenant_id)]
+        if conversation_id is not None:
+            script_keys.append(keys.conversation(tenant_id, conversation_id))
+        return [_text(member) for member in self._recipients(keys=script_keys, args=[now])]
+
+    def prune(self, tenant_id: str, connection_ids: Sequence[str]) -> None:
+        """Forget connections the gateway reported gone (410)."""
+        if not connection_ids:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        self._prune(
+            keys=[keys.tenant_connections(tenant_id)],
+            args=[*connection_ids, keys.tenant_tag(tenant_id)],
+            client=pipe,
+        )
+        pipe.delete(*(keys.connection(cid) for cid in connection_ids))
+        pipe.execute()
+
+    def tenant_connections(self, tenant_id: str, now: float) -> list[ConnectionInfo]:
+        """The tenant's live connections with their details (for the status API)."""
+        ids = self.recipients(tenant_id, now)
+        if not ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hgetall(keys.connection(cid))
+            pipe.smembers(keys.subscriptions(tenant_id, cid))
+        answers = pipe.execute()
+        infos = []
+        for index, cid in enumerate(ids):
+            fields = {_text(k): _text(v) for k, v in answers[2 * index].items()}
+            if not fields:
+                continue
+            infos.append(
+                ConnectionInfo(
+                    connection_id=cid,
+                    user_id=fields.get("userId", ""),
+                    connected_at=float(fields.get("connectedAt", 0)),
+                    last_seen_at=float(fields.get("lastSeenAt", 0)),
+                    subscriptions=sorted(_text(s) for s in answers[2 * index + 1]),
+                )
+            )
+        return infos

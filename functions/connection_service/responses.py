@@ -1,0 +1,33 @@
+"""The one mapping point from outcomes and exceptions to API Gateway (proxy integration) responses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .errors import ServiceError, as_service_error, error_body, error_headers
+
+log = logging.getLogger(__name__)
+
+
+def ok(body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
+    response: dict[str, Any] = {"statusCode": status}
+    if body is not None:
+        response["headers"] = {"Content-Type": "application/json"}
+        response["body"] = json.dumps(body, separators=(",", ":"))
+    return response
+
+
+def failure(exc: BaseException) -> dict[str, Any]:
+    """The response for an exception; unexpected ones are logged with their traceback, never returned."""
+    error = as_service_error(exc)
+    if type(error) is ServiceError:
+        log.exception("unexpected error", exc_info=exc)
+    else:
+        log.info("refused: %s %s", error.status, error.message)
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": "application/json", **error_headers(error)},
+        "body": json.dumps(error_body(error), separators=(",", ":")),
+    }

@@ -1,0 +1,81 @@
+"""Cold-start wiring: the clients and service objects a function keeps between invocations.
+
+Built once per process on first use, from the one settings object. Heavy modules (boto3) are imported only by
+the functions that post to connections.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import redis
+
+from .auth import TokenVerifier
+from .config import Settings, get_settings
+from .eventlog import EventLog
+from .registry import ConnectionLimits, Registry
+
+if TYPE_CHECKING:
+    from .gateway import ManagementApi
+
+Clock = Callable[[], float]
+
+
+def redis_client(settings: Settings, db: int) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url,
+        db=db,
+        decode_responses=True,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_socket_timeout_s,
+        health_check_interval=30,
+        max_connections=max(16, settings.fanout_concurrency * 2),
+    )
+
+
+class Runtime:
+    """Everything a function needs, made once: settings, Redis clients, registry, event log, gateway client."""
+
+    def __init__(self, settings: Settings, clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.connections_redis = redis_client(settings, settings.connection_redis_db)
+        self.events_redis = (
+            self.connections_redis
+            if settings.event_queue_redis_db == settings.connection_redis_db
+            else redis_client(settings, settings.event_queue_redis_db)
+        )
+        self.registry = Registry(
+            self.connections_redis,
+            connection_ttl_s=settings.connection_ttl_s,
+            limits=ConnectionLimits(
+                max_per_tenant=settings.max_connections_per_tenant,
+                max_per_user=settings.max_connections_per_user,
+                connect_rate_per_minute=settings.connect_rate_limit_per_minute,
+            ),
+        )
+        self.event_log = EventLog(
+            self.events_redis,
+            max_len=settings.event_log_max_len,
+            retention_s=settings.event_log_retention_s,
+            idempotency_ttl_s=settings.idempotency_ttl_s,
+        )
+
+    @functools.cached_property
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(self.settings)
+
+    @functools.cached_property
+    def gateway(self) -> ManagementApi:
+        from .gateway import ManagementApi
+
+        return ManagementApi.from_settings(self.settings)
+
+
+@functools.lru_cache(maxsize=1)
+def current() -> Runtime:
+    """This process's runtime (cold start on first call)."""
+    return Runtime(get_settings())

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from connection_service import broadcast, connect, message
+
+from tests.integration.conftest import SERVICE_KEY
+from tests.support.aws_connections import ConnectionsApi
+from tests.support.lambda_env import LambdaContext, load_event
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+CALL = {"callId": "call-1", "from": "+15550001111", "to": "+15550002222"}
+
+
+def open_connection(token: str, connection_id: str) -> None:
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token)
+    event["requestContext"]["connectionId"] = connection_id
+    assert connect.handler(event, LambdaContext())["statusCode"] == 200
+
+
+def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | None = SERVICE_KEY) -> dict[str, Any]:
+    event = load_event("http_api_v2_post" if method == "POST" else "http_api_v2_get")
+    event["rawPath"] = path
+    event["routeKey"] = "$default"
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    event["headers"] = {"content-type": "application/json", "host": "localhost"}
+    if key is not None:
+        event["headers"]["x-internal-service-key"] = key
+    event["body"] = json.dumps(body) if body is not None else None
+    event.pop("pathParameters", None)
+    answer = broadcast.handler(event, LambdaContext())
+    answer["json"] = json.loads(answer["body"]) if answer.get("body") else None
+    return answer
+
+
+def test_tenant_broadcast_reaches_only_that_tenants_connections(
+    token: Callable[..., str], connections_api: ConnectionsApi
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    open_connection(token("tenant-a", "u2"), "BBBBBBBBBBBBBBB=")
+    open_connection(token("tenant-b", "u3"), "CCCCCCCCCCCCCCC=")
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["statusCode"] == 202
+    assert answer["json"]["delivered"] == 2 and answer["json"]["failed"] == 0
+    for cid in ("AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB="):
+        [frame] = connections_api.frames(cid)
+        assert frame["event"] == "call_incoming"
+        assert frame["tenantId"] == "tenant-a"
+        assert frame["id"] == answer["json"]["id"]
+        assert frame["data"] == CALL
+        assert str(frame["occurredAt"]).endswith("Z")
+    assert connections_api.frames("CCCCCCCCCCCCCCC=") == []
+
+
+def test_conversation_broadcast_reaches_only_subscribers_of_that_tenant(
+    token: Callable[..., str], connections_api: ConnectionsApi
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    open_connection(token("tenant-a", "u2"), "BBBBBBBBBBBBBBB=")
+    open_connection(token("tenant-b", "u3"), "CCCCCCCCCCCCCCC=")
+    for cid in ("AAAAAAAAAAAAAAA=", "CCCCCCCCCCCCCCC="):
+        event = load_event("websocket_message")
+        event["requestContext"]["connectionId"] = cid
+        event["body"] = '{"action":"subscribe_conversation","data":{"conversationId":"conv-1"}}'
+        message.handler(event, LambdaContext())
+    body = {"event": "ai_activated", "tenantId": "tenant-a", "data": {"conversationId": "conv-1"}}
+
+    answer = http("POST", "/broadcast/conversation/conv-1", body)
+
+    assert answer["statusCode"] == 202 and answer["json"]["delivered"] == 1
+    assert connections_api.frames("AAAAAAAAAAAAAAA=")[-1]["conversationId"] == "conv-1"
+    assert connections_api.frames("BBBBBBBBBBBBBBB=") == []
+    assert [f["event"] for f in connections_api.frames("CCCCCCCCCCCCCCC=")] == ["ack"]
+
+
+def test_gone_connections_are_pruned(
+    token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    open_connection(token("tenant-a", "u2"), "BBBBBBBBBBBBBBB=")
+    connections_api.gone.add("BBBBBBBBBBBBBBB=")
+
+    answer = http("POST", "/broadcast/", {"event": "call_missed", "tenantId": "tenant-a", "data": CALL})
+
+    assert answer["json"]["delivered"] == 1 and answer["json"]["pruned"] == 1
+    assert store.zrange("{t:tenant-a}:conns", 0, -1) == ["AAAAAAAAAAAAAAA="]
+    assert not store.exists("conn:BBBBBBBBBBBBBBB=")
+
+
+def test_the_event_is_in_the_log_and_a_repeated_event_id_is_not_delivered_twice(
+    token: Callable[..., str], connections_api: ConnectionsApi, event_store: redis.Redis
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    body = {"event": "call_missed", "tenantId": "tenant-a", "data": CALL, "eventId": "evt-1"}
+
+    first = http("POST", "/broadcast/", body)
+    second = http("POST", "/broadcast/", body)
+
+    assert first["json"]["id"] == second["json"]["id"]
+    assert second["json"]["delivered"] == 0 and second["json"]["duplicate"] is True
+    assert len(connections_api.frames("AAAAAAAAAAAAAAA=")) == 1
+    assert event_store.xlen("{t:tenant-a}:events") == 1
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key", ""])
+def test_routes_require_the_service_key(key: str | None) -> None:
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL}, key=key)
+
+    assert answer["statusCode"] == 401
+
+
+def test_health_needs_no_key() -> None:
+    answer = http("GET", "/health/", key=None)
+
+    assert answer["statusCode"] == 200 and answer["json"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"event": "no_such_event", "data": {}}, 422),
+        ({"event": "call_incoming", "data": {"callId": "c"}}, 422),
+        (
+            {
+                "event": "message_received",
+                "data": {"messageId": "m", "conversationId": "c", "from": "x", "body": "é" * 140_000},
+            },
+            413,
+        ),
+    ],
+)
+def test_invalid_or_oversize_events_are_refused(body: dict[str, Any], status: int, event_store: redis.Redis) -> None:
+    answer = http("POST", "/broadcast/tenant/tenant-a", body)
+
+    assert answer["statusCode"] == status
+    assert event_store.xlen("{t:tenant-a}:events") == 0
+
+
+def test_broadcast_answers_503_with_retry_after_when_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.lambda_env import reset_cold_start
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
+    reset_cold_start()
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["statusCode"] == 503
+    assert "retry-after" in {k.lower() for k in answer["headers"]}

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import redis
+from connection_service import connect, message
+
+from tests.support.aws_connections import ConnectionsApi
+from tests.support.lambda_env import LambdaContext, load_event
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+CID = "L0SM9cOFvHcCIhw="
+
+
+@pytest.fixture
+def connected(token: Callable[..., str]) -> str:
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token("tenant-a", "user-1"))
+    assert connect.handler(event, LambdaContext())["statusCode"] == 200
+    return CID
+
+
+def send(body: str, connection_id: str = CID) -> dict[str, object]:
+    event = load_event("websocket_message")
+    event["body"] = body
+    event["requestContext"]["connectionId"] = connection_id
+    return message.handler(event, LambdaContext())
+
+
+def test_hello_is_answered_with_authenticated(connected: str, connections_api: ConnectionsApi) -> None:
+    assert send(json.dumps({"action": "hello", "requestId": "r1", "data": {}}))["statusCode"] == 200
+
+    [reply] = connections_api.frames(connected)
+    assert reply == {
+        "event": "authenticated",
+        "requestId": "r1",
+        "data": {
+            "connectionId": connected,
+            "tenantId": "tenant-a",
+            "userId": "user-1",
+            "heartbeatIntervalMs": 30000,
+            "subscriptions": [],
+        },
+    }
+
+
+def test_ping_is_answered_with_pong_and_refreshes_last_seen(
+    connected: str, connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    store.hset(f"conn:{connected}", "lastSeenAt", 0)
+
+    send('{"action":"ping","requestId":"p1"}')
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "pong" and reply["requestId"] == "p1"
+    assert float(store.hget(f"conn:{connected}", "lastSeenAt") or 0) > 0
+
+
+def test_subscribe_and_unsubscribe_are_acknowledged(
+    connected: str, connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    send('{"action":"subscribe_conversation","requestId":"s1","data":{"conversationId":"c-1"}}')
+    assert store.smembers("{t:tenant-a}:conv:c-1") == {connected}
+
+    send('{"action":"unsubscribe_conversation","requestId":"s2","data":{"conversationId":"c-1"}}')
+    assert store.smembers("{t:tenant-a}:conv:c-1") == set()
+
+    replies = connections_api.frames(connected)
+    assert [(r["event"], r["requestId"]) for r in replies] == [("ack", "s1"), ("ack", "s2")]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("{not json", "bad_request"),
+        ("[]", "bad_request"),
+        ('{"requestId":"x1"}', "bad_request"),
+        ('{"action":"launch_missiles","requestId":"x1"}', "unknown_action"),
+        ('{"action":"subscribe_conversation","requestId":"x1","data":{"conversationId":42}}', "bad_request"),
+        ('{"action":"subscribe_conversation","requestId":"x1","data":"oops"}', "bad_request"),
+        ('{"action":"hello","requestId":"x1","data":{"lastEventId":"yesterday"}}', "bad_request"),
+        ("", "bad_request"),
+        (
+            '{"action":"subscribe_conversation","requestId":"x1","data":{"conversationId":"' + "é" * 200 + '"}}',
+            "bad_request",
+        ),
+        ("[" * 100_000, "bad_request"),
+    ],
+)
+def test_bad_frames_get_one_error_reply_with_a_code(
+    connected: str, connections_api: ConnectionsApi, body: str, code: str
+) -> None:
+    assert send(body)["statusCode"] == 200
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "error"
+    assert reply["data"]["code"] == code  # type: ignore[index]
+    if '"requestId":"x1"' in body:
+        assert reply["requestId"] == "x1"
+
+
+def test_a_gone_connection_is_forgotten_when_its_reply_fails(
+    connected: str, connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    connections_api.gone.add(connected)
+
+    assert send('{"action":"ping"}')["statusCode"] == 200
+
+    assert not store.exists(f"conn:{connected}")
+    assert store.zcard("{t:tenant-a}:conns") == 0

@@ -1,0 +1,79 @@
+"""A stand-in for AWS's ``@connections`` management API (a service we do not own), for integration tests.
+
+It records what the real boto3 client sends and answers 410 GoneException for ids marked gone.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+class ConnectionsApi:
+    def __init__(self, stage: str = "dev") -> None:
+        self.stage = stage
+        self.posted: dict[str, list[dict[str, object]]] = defaultdict(list)
+        self.deleted: list[str] = []
+        self.gone: set[str] = set()
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _connection_id(self) -> str:
+                return urllib.parse.unquote(self.path.rsplit("/", 1)[-1])
+
+            def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _gone(self) -> None:
+                self._answer(410, b'{"message":null}', {"x-amzn-ErrorType": "GoneException"})
+
+            def do_POST(self) -> None:
+                connection_id = self._connection_id()
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if connection_id in api.gone:
+                    return self._gone()
+                with api._lock:
+                    api.posted[connection_id].append(json.loads(data))
+                self._answer(200)
+
+            def do_DELETE(self) -> None:
+                connection_id = self._connection_id()
+                if connection_id in api.gone:
+                    return self._gone()
+                with api._lock:
+                    api.deleted.append(connection_id)
+                self._answer(204)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{self.stage}"
+
+    def frames(self, connection_id: str) -> list[dict[str, object]]:
+        with self._lock:
+            return list(self.posted.get(connection_id, []))
+
+    def __enter__(self) -> ConnectionsApi:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
