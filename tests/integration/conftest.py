@@ -16,10 +16,17 @@ SECRET = "integration-test-secret-0123456789abcdef"
 SERVICE_KEY = "integration-test-service-key"
 
 
-@pytest.fixture
-def connections_api() -> Iterator[ConnectionsApi]:
+@pytest.fixture(scope="session")
+def _connections_api_server() -> Iterator[ConnectionsApi]:
     with ConnectionsApi() as api:
         yield api
+
+
+@pytest.fixture
+def connections_api(_connections_api_server: ConnectionsApi) -> ConnectionsApi:
+    """The @connections stand-in, emptied for each test."""
+    _connections_api_server.reset()
+    return _connections_api_server
 
 
 @pytest.fixture

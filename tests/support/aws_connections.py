@@ -64,6 +64,12 @@ class ConnectionsApi:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/{self.stage}"
 
+    def reset(self) -> None:
+        with self._lock:
+            self.posted.clear()
+            self.deleted.clear()
+            self.gone.clear()
+
     def frames(self, connection_id: str) -> list[dict[str, object]]:
         with self._lock:
             return list(self.posted.get(connection_id, []))

@@ -1,0 +1,110 @@
+"""Connection limits, connect rate limits and the per-connection message rate limit, against real Redis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from connection_service import connect, message
+
+from tests.support.aws_connections import ConnectionsApi
+from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
+
+
+def connect_as(token: str, connection_id: str, source_ip: str = "203.0.113.10") -> int:
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token)
+    event["requestContext"]["connectionId"] = connection_id
+    event["requestContext"]["identity"]["sourceIp"] = source_ip
+    return int(connect.handler(event, LambdaContext())["statusCode"])
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, **settings: object) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, str(value))
+    reset_cold_start()
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_the_tenant_limit_holds_under_concurrent_connects(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str], store: redis.Redis
+) -> None:
+    configure(monkeypatch, MAX_CONNECTIONS_PER_TENANT=5, MAX_CONNECTIONS_PER_USER=100, CONNECT_RATE_LIMIT_PER_MINUTE=0)
+    tokens = [token("tenant-a", f"user-{i}") for i in range(24)]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda i: connect_as(tokens[i], f"conn-{i:011d}=", f"10.0.0.{i}"), range(24)))
+
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 19
+    assert store.zcard("{t:tenant-a}:conns") == 5
+    assert connect_as(token("tenant-b", "user-0"), "other-tenant-01=") == 200
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_the_user_limit_holds_under_concurrent_connects(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str], store: redis.Redis
+) -> None:
+    configure(monkeypatch, MAX_CONNECTIONS_PER_USER=3, CONNECT_RATE_LIMIT_PER_MINUTE=0)
+    same_user = token("tenant-a", "user-1")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda i: connect_as(same_user, f"conn-{i:011d}="), range(10)))
+
+    assert statuses.count(200) == 3
+    assert store.zcard("{t:tenant-a}:user:user-1:conns") == 3
+    assert connect_as(token("tenant-a", "user-2"), "another-user-01=") == 200
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_a_connect_flood_from_one_ip_is_refused_with_429(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str]
+) -> None:
+    configure(monkeypatch, CONNECT_RATE_LIMIT_PER_MINUTE=3)
+
+    statuses = [connect_as(token("tenant-a", f"user-{i}"), f"conn-{i:011d}=", "198.51.100.7") for i in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert connect_as(token("tenant-a", "user-9"), "from-elsewhere1=", "198.51.100.8") == 200
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_a_connect_flood_from_one_user_is_refused_with_429(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str]
+) -> None:
+    configure(monkeypatch, CONNECT_RATE_LIMIT_PER_MINUTE=2)
+    user = token("tenant-a", "user-1")
+
+    statuses = [connect_as(user, f"conn-{i:011d}=", f"10.1.0.{i}") for i in range(4)]
+
+    assert statuses == [200, 200, 429, 429]
+
+
+def send(connection_id: str, body: str) -> None:
+    event = load_event("websocket_message")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = body
+    assert message.handler(event, LambdaContext())["statusCode"] == 200
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_messages_beyond_the_bucket_are_rate_limited_and_a_flooder_is_closed(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    configure(monkeypatch, MESSAGE_RATE_LIMIT_PER_SECOND=0.001, MESSAGE_RATE_LIMIT_BURST=2)
+    assert connect_as(token(), "flooder-0000001=") == 200
+
+    for i in range(3):
+        send("flooder-0000001=", json.dumps({"action": "ping", "requestId": f"p{i}"}))
+    replies = connections_api.frames("flooder-0000001=")
+    assert [r["event"] for r in replies] == ["pong", "pong", "error"]
+    assert replies[2]["data"]["code"] == "rate_limited" and replies[2]["requestId"] == "p2"  # type: ignore[index]
+    assert connections_api.deleted == []
+
+    for _ in range(60):
+        send("flooder-0000001=", '{"action":"ping"}')
+
+    assert connections_api.deleted == ["flooder-0000001="]
+    assert not store.exists("conn:flooder-0000001=")

@@ -1,0 +1,97 @@
+"""DESIGN §6's Redis round-trip budget, counted as socket writes of the real redis client and checked to be
+independent of tenant size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis.connection
+from connection_service import broadcast, connect, disconnect, message
+from connection_service.fanout import Broadcast
+
+from tests.support.lambda_env import LambdaContext, load_event
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+
+class RoundTrips:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips]:
+    counter = RoundTrips()
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self: redis.connection.AbstractConnection, command: object, check_health: bool = True) -> None:
+        counter.count += 1
+        original(self, command, check_health)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    yield counter
+
+
+def connect_event(token: str, connection_id: str) -> dict[str, object]:
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token)
+    event["requestContext"]["connectionId"] = connection_id
+    return event
+
+
+def message_event(connection_id: str, body: dict[str, object]) -> dict[str, object]:
+    event = load_event("websocket_message")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = json.dumps(body)
+    return event
+
+
+def measure(round_trips: RoundTrips, call: Callable[[], object]) -> int:
+    before = round_trips.count
+    call()
+    return round_trips.count - before
+
+
+@pytest.mark.parametrize("tenant_size", [1, 300])
+def test_round_trips_stay_within_budget_whatever_the_tenant_size(
+    round_trips: RoundTrips, token: Callable[..., str], tenant_size: int
+) -> None:
+    # Warm-up: a script's first EVALSHA on a fresh Redis also loads it (a one-time cost per server).
+    for i in range(tenant_size):
+        connect.handler(connect_event(token("tenant-a", f"user-{i % 15}"), f"warm-{i:010d}="), LambdaContext())
+    message.handler(
+        message_event("warm-0000000000=", {"action": "subscribe_conversation", "data": {"conversationId": "c"}}),
+        LambdaContext(),
+    )
+    broadcaster = broadcast.broadcaster()
+    call = Broadcast("call_missed", "tenant-a", {"callId": "x", "from": "+15550001111"})
+    broadcaster.broadcast(call)
+    broadcaster.broadcast(Broadcast("ai_activated", "tenant-a", {"conversationId": "c"}, conversation_id="c"))
+    warm_disconnect = load_event("websocket_disconnect")
+    warm_disconnect["requestContext"]["connectionId"] = "warm-0000000000="
+    disconnect.handler(warm_disconnect, LambdaContext())
+    cid = "measured-000001="
+
+    assert (
+        measure(round_trips, lambda: connect.handler(connect_event(token("tenant-a", "user-x"), cid), LambdaContext()))
+        <= 2
+    )
+    assert measure(round_trips, lambda: message.handler(message_event(cid, {"action": "ping"}), LambdaContext())) <= 2
+    assert (
+        measure(
+            round_trips,
+            lambda: message.handler(
+                message_event(cid, {"action": "subscribe_conversation", "data": {"conversationId": "c"}}),
+                LambdaContext(),
+            ),
+        )
+        <= 2
+    )
+    disconnect_event = load_event("websocket_disconnect")
+    disconnect_event["requestContext"]["connectionId"] = cid
+    assert measure(round_trips, lambda: disconnect.handler(disconnect_event, LambdaContext())) <= 2
+    # A broadcast's recipient lookup and log append (fan-out itself goes to @connections, not Redis).
+    assert measure(round_trips, lambda: broadcaster.broadcast(call)) <= 2
+    conversation_call = Broadcast("ai_activated", "tenant-a", {"conversationId": "c"}, conversation_id="c")
+    assert measure(round_trips, lambda: broadcaster.broadcast(conversation_call)) <= 2
