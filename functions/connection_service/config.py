@@ -50,8 +50,14 @@ class Settings(BaseSettings):
     jwt_issuer: str = ""
     jwt_tenant_claim: str = "tenant_id"
     jwt_leeway_s: int = 0
+    jwks_timeout_s: float = 2.0
+    jwks_cache_ttl_s: float = 300.0
+    jwks_refetch_interval_s: float = 30.0
     auth_mode: Literal["local", "remote"] = "local"
     ts_auth_service_url: str = "http://localhost:3301"
+    ts_auth_validate_path: str = "/auth/validate"
+    ts_auth_timeout_s: float = 1.5
+    ts_auth_cache_ttl_s: float = 30.0
 
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     allow_missing_origin: bool = True

@@ -1,4 +1,4 @@
-"""``$connect``: verify the token, check the origin and limits, register the connection."""
+"""``$connect``: check the origin, verify the token, check limits, register the connection."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from typing import Any
 
 from . import runtime
 from .apigw import WebSocketEvent
-from .connections import ConnectionService, OriginPolicy
+from .connections import ConnectionService, OriginPolicy, TokenConfirmer
 from .responses import failure, ok
 
 
 @functools.lru_cache(maxsize=1)
 def service() -> ConnectionService:
     rt = runtime.current()
-    origins = OriginPolicy(frozenset(rt.settings.allowed_origins), rt.settings.allow_missing_origin)
-    return ConnectionService(rt.registry, rt.verifier, origins, rt.clock)
+    settings = rt.settings
+    origins = OriginPolicy.of(settings.allowed_origins, settings.allow_missing_origin)
+    remote: TokenConfirmer | None = None
+    if settings.auth_mode == "remote":
+        from .remote_auth import RemoteValidator  # httpx only in remote mode: keeps the cold import light
+
+        remote = RemoteValidator.from_settings(settings)
+    return ConnectionService(rt.registry, rt.verifier, origins, rt.clock, remote)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
