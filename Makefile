@@ -32,7 +32,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	@echo "Development token: make -s token TENANT=t1 USER=u1"
+	@echo "as-connection-service local gateway"
+	@echo "  development token:  make -s token TENANT=t1 USER=u1"
+	@echo "  connect:            npx wscat -c \"ws://localhost:$(PORT)/$(STAGE)?token=\$$(make -s token)\""
+	@echo "  internal API key:   \$$INTERNAL_SERVICE_KEY, else the local development key local-development-internal-service-key"
 	@$(BIN)/python -m local --template template.yaml --port $(PORT) --stage $(STAGE) $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
 token: $(STAMP)

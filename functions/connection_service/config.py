@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     websocket_api_endpoint: str = ""
     aws_endpoint_url: str = ""
+    aws_endpoint_url_apigatewaymanagementapi: str = ""
+    localstack_hostname: str = ""
 
     jwt_secret: SecretStr = SecretStr("")
     jwt_public_key: str = ""

@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from .config import Settings
 
 
+def management_endpoint(settings: Settings) -> str | None:
+    """Where ``@connections`` is: boto3's service-specific endpoint variable wins; inside LocalStack its edge
+    URL (it routes the management API itself); else the API's own endpoint (``WEBSOCKET_API_ENDPOINT``)."""
+    if settings.aws_endpoint_url_apigatewaymanagementapi:
+        return settings.aws_endpoint_url_apigatewaymanagementapi
+    if settings.localstack_hostname and settings.aws_endpoint_url:
+        return settings.aws_endpoint_url
+    return settings.websocket_api_endpoint or None
+
+
 class ManagementApi:
     """``post``/``get``/``delete`` a connection. Raises :class:`ConnectionGone` for a 410 and
     :class:`DeliveryFailed` once botocore's retries (throttling, 5xx; backoff with jitter) are spent."""
@@ -30,12 +40,15 @@ class ManagementApi:
             read_timeout=5,
             tcp_keepalive=True,
         )
-        client = boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=settings.websocket_api_endpoint or None,
-            config=config,
-        )
-        return cls(client)
+        endpoint = management_endpoint(settings)
+        if settings.localstack_hostname:
+            try:  # inside LocalStack: its client factory knows the edge endpoint
+                from localstack_client.session import Session
+
+                return cls(Session().client("apigatewaymanagementapi", config=config))
+            except ImportError:
+                pass
+        return cls(boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config))
 
     def post(self, connection_id: str, data: bytes) -> None:
         self._call("post_to_connection", ConnectionId=connection_id, Data=data)
