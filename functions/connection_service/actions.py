@@ -7,6 +7,8 @@ carrying its ``requestId`` (its result event or ``error``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -24,10 +26,12 @@ from .errors import (
     as_service_error,
 )
 from .eventlog import EventLog
+from .fanout import Broadcast, Broadcaster
 from .gateway import ManagementApi
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry
 from .runtime import Clock
+from .upstream import CallService, Identity, idempotency_key
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +194,94 @@ class MessageService:
         conversation_id = _identifier(frame.data, "conversationId")
         self._registry.unsubscribe(caller.tenant_id, caller.connection_id, conversation_id)
         return [event_frame("ack", {"action": frame.action, "conversationId": conversation_id}, frame.request_id)]
+
+
+# --- user actions: forwarded to as-call-service, then announced to the tenant -------------------------------
+
+MAX_SMS_BODY = 1600
+MAX_LEAD_STATUS = 64
+
+
+def _text(data: dict[str, Any], name: str, max_length: int, *, printable: bool) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"data.{name} must be a non-empty string")
+    if len(value) > max_length:
+        raise BadRequest(f"data.{name} must be at most {max_length} characters (got {len(value)})")
+    if printable and not value.isprintable():
+        raise BadRequest(f"data.{name} must not contain control characters")
+    return _unicode(value, name)
+
+
+def _unicode(value: str, name: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate (\ud800 in the JSON): not text
+        raise BadRequest(f"data.{name} is not valid Unicode") from exc
+    return value
+
+
+class UserActions:
+    """``takeover_conversation``, ``send_message`` and ``update_lead_status``.
+
+    Each is validated (nothing invalid reaches upstream), forwarded to as-call-service as the connection's tenant
+    and user with the client's ``requestId`` as idempotency key, and answered with ``ack`` ``{action, result}``
+    carrying upstream's answer. Once upstream has accepted a takeover or a lead status change, the event is
+    broadcast to every live connection of the tenant (the caller's included, so its resume cursor covers it)
+    through the tenant's event log; a repeated ``requestId`` is not announced twice. A failed announcement is
+    logged and does not turn the done action into an error.
+    """
+
+    def __init__(self, upstream: Callable[[], CallService], broadcaster: Broadcaster) -> None:
+        self._upstream = upstream  # made on first use: the httpx client costs nothing to functions not using it
+        self._broadcaster = broadcaster
+
+    def actions(self) -> dict[str, Action]:
+        return {
+            "takeover_conversation": self._takeover,
+            "send_message": self._send_message,
+            "update_lead_status": self._update_lead_status,
+        }
+
+    def register(self, service: MessageService) -> None:
+        for name, action in self.actions().items():
+            service.register(name, action)
+
+    def _takeover(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        conversation_id = _unicode(_identifier(frame.data, "conversationId"), "conversationId")
+        result = self._upstream().takeover_conversation(self._identity(caller, frame), conversation_id)
+        self._announce(caller, frame, "conversation_taken_over", {"conversationId": conversation_id})
+        return [self._ack(frame, result)]
+
+    def _send_message(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        conversation_id = _unicode(_identifier(frame.data, "conversationId"), "conversationId")
+        body = _text(frame.data, "body", MAX_SMS_BODY, printable=False)
+        result = self._upstream().send_message(self._identity(caller, frame), conversation_id, body)
+        return [self._ack(frame, result)]  # message_sent comes from as-call-service / twilio-server
+
+    def _update_lead_status(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
+        lead_id = _unicode(_identifier(frame.data, "leadId"), "leadId")
+        status = _text(frame.data, "status", MAX_LEAD_STATUS, printable=True)
+        result = self._upstream().update_lead_status(self._identity(caller, frame), lead_id, status)
+        self._announce(caller, frame, "lead_status_updated", {"leadId": lead_id, "status": status})
+        return [self._ack(frame, result)]
+
+    @staticmethod
+    def _identity(caller: Caller, frame: ClientFrame) -> Identity:
+        return Identity(caller.tenant_id, caller.user_id, idempotency_key(frame.request_id))
+
+    @staticmethod
+    def _ack(frame: ClientFrame, result: Any) -> Frame:
+        return event_frame("ack", {"action": frame.action, "result": result}, frame.request_id)
+
+    def _announce(self, caller: Caller, frame: ClientFrame, event: str, data: dict[str, Any]) -> None:
+        data = {**data, "userId": caller.user_id}
+        event_id = None
+        if frame.request_id:
+            # The same request retried (same user, requestId and change) is announced once.
+            digest = hashlib.sha256(json.dumps([event, caller.user_id, frame.request_id, data]).encode())
+            event_id = f"user-action:{digest.hexdigest()}"
+        try:
+            self._broadcaster.broadcast(Broadcast(event, caller.tenant_id, data, event_id=event_id))
+        except Exception:  # done upstream: the caller still gets its ack
+            log.exception("%s accepted by as-call-service but not broadcast", event)

@@ -6,9 +6,10 @@ import functools
 from typing import Any
 
 from . import runtime
-from .actions import MessageService, MessageSettings
+from .actions import MessageService, MessageSettings, UserActions
 from .apigw import WebSocketEvent
 from .responses import failure, ok
+from .upstream import CallService
 
 
 @functools.lru_cache(maxsize=1)
@@ -19,7 +20,11 @@ def service() -> MessageService:
         burst=rt.settings.message_rate_limit_burst,
         heartbeat_interval_ms=rt.settings.heartbeat_interval_ms,
     )
-    return MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock)
+    messages = MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock)
+    # as-call-service's client (httpx) is made on the first user action, once per instance.
+    upstream = functools.cache(lambda: CallService.from_settings(rt.settings))
+    UserActions(upstream, rt.broadcaster).register(messages)
+    return messages
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

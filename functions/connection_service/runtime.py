@@ -19,6 +19,7 @@ from .eventlog import EventLog
 from .registry import ConnectionLimits, Registry
 
 if TYPE_CHECKING:
+    from .fanout import Broadcaster
     from .gateway import ManagementApi
 
 Clock = Callable[[], float]
@@ -73,6 +74,12 @@ class Runtime:
         from .gateway import ManagementApi
 
         return ManagementApi.from_settings(self.settings)
+
+    @functools.cached_property
+    def broadcaster(self) -> Broadcaster:
+        from .fanout import Broadcaster
+
+        return Broadcaster(self.registry, self.event_log, self.gateway, self.clock, self.settings.fanout_concurrency)
 
 
 @functools.lru_cache(maxsize=1)
