@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .errors import ServiceError, Unauthorized, as_service_error, error_body, error_headers
+from .errors import (
+    BadRequest,
+    InvalidEvent,
+    NotFound,
+    ServiceError,
+    Unauthorized,
+    as_service_error,
+    error_body,
+    error_headers,
+)
 from .fanout import Broadcast, Broadcaster
 from .runtime import Runtime
+from .status import ConnectionsStatus, detailed_health
+
+log = logging.getLogger(__name__)
 
 TenantId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^{}]+$")]
 ConversationId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -42,6 +59,54 @@ class BroadcastAnswer(BaseModel):
     duplicate: bool = False
 
 
+class TenantCount(BaseModel):
+    tenantId: str
+    connections: int
+    eventLogLength: int
+
+
+class ConnectionsStatusAnswer(BaseModel):
+    connections: int = Field(description="live connections over all tenants")
+    tenants: int = Field(description="tenants with at least one live connection")
+    eventLogEntries: int = Field(description="entries in the event logs of those tenants")
+    perTenant: list[TenantCount]
+    checkedAt: str = Field(description="ISO-8601 UTC")
+
+
+class ConnectionView(BaseModel):
+    id: str = Field(description="the API Gateway connection id")
+    userId: str
+    connectedAt: str = Field(description="ISO-8601 UTC, milliseconds")
+    lastSeenAt: str = Field(description="ISO-8601 UTC, milliseconds: last message or ping")
+    subscriptions: list[str] = Field(description="conversation ids")
+
+
+class TenantConnectionsAnswer(BaseModel):
+    tenantId: str
+    count: int
+    connections: list[ConnectionView]
+    checkedAt: str
+
+
+def validation_message(errors: Any) -> str:
+    """One line naming each invalid field: ``body.tenantId: Field required; ...``."""
+    parts = []
+    for error in list(errors)[:10]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """The one mapping from an exception to the API's answer: ``{"error": {code, message}}``, no traceback."""
+    error = as_service_error(exc)
+    if type(error) is ServiceError:
+        log.exception("unexpected error", exc_info=exc)
+    elif error.status >= 500:
+        log.warning("answered %s: %s", error.status, error.message)
+    return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
+
+
 def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadcaster]) -> FastAPI:
     """The app; ``runtime`` and ``broadcaster`` are called on first use (cold start), not at import."""
     app = FastAPI(
@@ -56,16 +121,35 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
         if not expected or not hmac.compare_digest(given, expected):
             raise Unauthorized("missing or invalid X-Internal-Service-Key")
 
-    @app.exception_handler(Exception)
+    # Every error crosses error_response(). Handlers registered for specific classes run inside the app (the
+    # answer is final); the ``Exception`` one is Starlette's last resort for anything else.
     async def service_error(request: Request, exc: Exception) -> JSONResponse:
-        error = as_service_error(exc)
-        if type(error) is ServiceError:
-            import logging
+        return error_response(exc)
 
-            logging.getLogger(__name__).exception("unexpected error", exc_info=exc)
-        return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
+    async def request_invalid(request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, (RequestValidationError, ValidationError)) else []
+        return error_response(InvalidEvent(validation_message(errors)))
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        mapped: ServiceError
+        if status == 404:
+            mapped = NotFound(f"no route {request.method} {request.url.path}")
+        elif status == 405:
+            mapped = BadRequest(f"method {request.method} not allowed on {request.url.path}")
+            mapped.status = 405
+            mapped.code = "method_not_allowed"
+        else:
+            mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
+            mapped.status = status
+        return error_response(mapped)
+
+    app.add_exception_handler(Exception, service_error)
     app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(RedisConnectionError, service_error)
+    app.add_exception_handler(RedisTimeoutError, service_error)
+    app.add_exception_handler(RequestValidationError, request_invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
     secured = APIRouter(dependencies=[Depends(require_service_key)])
 
@@ -91,26 +175,28 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
     ) -> BroadcastAnswer:
         return send(Broadcast(body.event, body.tenantId, body.data, conversation_id, body.eventId))
 
-    @secured.get("/connections/tenant/{tenant_id}")
+    def connections_status() -> ConnectionsStatus:
+        rt = runtime()
+        return ConnectionsStatus(rt.registry, rt.event_log, rt.clock)
+
+    @secured.get("/connections/status", response_model=ConnectionsStatusAnswer)
+    def status() -> dict[str, Any]:
+        """Totals over tenants with live connections (expired connections are pruned as they are read)."""
+        return connections_status().totals()
+
+    @secured.get("/connections/tenant/{tenant_id}", response_model=TenantConnectionsAnswer)
     def tenant_connections(
         tenant_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}]+$")],
     ) -> dict[str, Any]:
-        rt = runtime()
-        infos = rt.registry.tenant_connections(tenant_id, rt.clock())
-        return {
-            "tenantId": tenant_id,
-            "count": len(infos),
-            "connections": [
-                {
-                    "connectionId": info.connection_id,
-                    "userId": info.user_id,
-                    "connectedAt": info.connected_at,
-                    "lastSeenAt": info.last_seen_at,
-                    "subscriptions": info.subscriptions,
-                }
-                for info in infos
-            ],
-        }
+        """The tenant's live connections, oldest first; an unknown tenant has none."""
+        return connections_status().tenant(tenant_id)
+
+    @secured.get("/health/detailed", responses={503: {"description": "a dependency is down (status: degraded)"}})
+    def health_detailed() -> JSONResponse:
+        """Redis (ping latency, pool), connection counts, event log, management API and auth service."""
+        code, report = detailed_health(runtime())
+        headers = {"Retry-After": "5"} if code == 503 else {}
+        return JSONResponse(report, status_code=code, headers=headers)
 
     @app.get("/health/")
     def health() -> dict[str, str]:

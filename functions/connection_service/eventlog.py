@@ -6,6 +6,7 @@ Entry ids are the stream ids, monotonic per tenant, which clients use to resume.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +118,20 @@ class EventLog:
 
     def length(self, tenant_id: str) -> int:
         return int(self._redis.xlen(keys.events(tenant_id)))
+
+    def lengths(self, tenant_ids: Sequence[str]) -> dict[str, int]:
+        """The log length of each tenant; one pipelined round trip."""
+        if not tenant_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for tenant_id in tenant_ids:
+            pipe.xlen(keys.events(tenant_id))
+        return {tenant_id: int(n) for tenant_id, n in zip(tenant_ids, pipe.execute(), strict=True)}
+
+    @property
+    def max_len(self) -> int:
+        return self._max_len
+
+    @property
+    def retention_s(self) -> int:
+        return self._retention_s

@@ -306,3 +306,53 @@ class Registry:
                 )
             )
         return infos
+
+    def census(self, now: float) -> dict[str, list[str]]:
+        """Live connection ids of every tenant that has any, from the ``tenants`` set (no KEYS/SCAN).
+
+        Prunes expired members of each tenant's connection set and drops tenants left without any.
+        Two round trips whatever the number of tenants (two more only when some tenant is dropped).
+        """
+        tenants = sorted(_text(t) for t in self._redis.smembers(keys.TENANTS))
+        if not tenants:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for tenant_id in tenants:
+            pipe.zremrangebyscore(keys.tenant_connections(tenant_id), "-inf", now)
+            pipe.zrange(keys.tenant_connections(tenant_id), 0, -1)
+        answers = pipe.execute()
+        live: dict[str, list[str]] = {}
+        empty: list[str] = []
+        for index, tenant_id in enumerate(tenants):
+            ids = [_text(member) for member in answers[2 * index + 1]]
+            if ids:
+                live[tenant_id] = ids
+            else:
+                empty.append(tenant_id)
+        if empty:
+            self._drop_tenants(empty)
+        return live
+
+    def _drop_tenants(self, tenant_ids: Sequence[str]) -> None:
+        """Remove tenants from ``tenants``; one that registered a connection meanwhile is put back.
+
+        ``register`` adds to the tenant's connection set before it adds the tenant to ``tenants``, so checking
+        the set after the removal never loses a tenant that has a live connection.
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for tenant_id in tenant_ids:
+            pipe.srem(keys.TENANTS, tenant_id)
+            pipe.zcard(keys.tenant_connections(tenant_id))
+        answers = pipe.execute()
+        revived = [tenant_id for index, tenant_id in enumerate(tenant_ids) if int(answers[2 * index + 1])]
+        if revived:
+            self._redis.sadd(keys.TENANTS, *revived)
+
+    def user_ids(self, connection_ids: Sequence[str]) -> list[str | None]:
+        """The user of each connection (``None`` when its state has expired); one round trip."""
+        if not connection_ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for cid in connection_ids:
+            pipe.hget(keys.connection(cid), "userId")
+        return [None if user is None else _text(user) for user in pipe.execute()]

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import redis
-from connection_service import broadcast, connect, message
 
+from connection_service import broadcast, connect, disconnect, message
 from tests.integration.conftest import SERVICE_KEY
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event
@@ -23,6 +23,19 @@ def open_connection(token: str, connection_id: str) -> None:
     assert connect.handler(event, LambdaContext())["statusCode"] == 200
 
 
+def close_connection(connection_id: str) -> None:
+    event = load_event("websocket_disconnect")
+    event["requestContext"]["connectionId"] = connection_id
+    assert disconnect.handler(event, LambdaContext())["statusCode"] == 200
+
+
+def send_action(connection_id: str, action: str, data: dict[str, Any]) -> dict[str, Any]:
+    event = load_event("websocket_message")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = json.dumps({"action": action, "data": data})
+    return dict(message.handler(event, LambdaContext()))
+
+
 def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | None = SERVICE_KEY) -> dict[str, Any]:
     event = load_event("http_api_v2_post" if method == "POST" else "http_api_v2_get")
     event["rawPath"] = path
@@ -35,7 +48,8 @@ def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | 
     event["body"] = json.dumps(body) if body is not None else None
     event.pop("pathParameters", None)
     answer = broadcast.handler(event, LambdaContext())
-    answer["json"] = json.loads(answer["body"]) if answer.get("body") else None
+    is_json = "json" in {k.lower(): v for k, v in answer.get("headers", {}).items()}.get("content-type", "")
+    answer["json"] = json.loads(answer["body"]) if answer.get("body") and is_json else None
     return answer
 
 

@@ -1,0 +1,280 @@
+"""Connection status, detailed health, and the periodic ``dashboard_status`` (DESIGN §4, §5).
+
+Everything here reads Redis through the registry's and event log's pipelined helpers: no KEYS/SCAN, a fixed
+number of round trips whatever the number of tenants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .events import validate_event
+
+if TYPE_CHECKING:
+    import redis
+
+    from .eventlog import EventLog
+    from .fanout import Broadcaster
+    from .registry import Registry
+    from .runtime import Clock, Runtime
+
+log = logging.getLogger(__name__)
+
+HTTP_CHECK_TIMEOUT_S = 2.0
+
+
+def iso_time(timestamp: float) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``: the one timestamp format of the internal API."""
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- connections -------------------------------------------------------------------------------------------
+
+
+class ConnectionsStatus:
+    """``GET /connections/status`` and ``GET /connections/tenant/{id}``. Redis errors propagate (503)."""
+
+    def __init__(self, registry: Registry, event_log: EventLog, clock: Clock) -> None:
+        self._registry = registry
+        self._event_log = event_log
+        self._clock = clock
+
+    def totals(self) -> dict[str, Any]:
+        """Connections and event-log lengths per tenant with live connections.
+
+        Round trips: 2 on the connection store (``tenants`` set, then one pipeline over all tenants) and 1 on
+        the event log.
+        """
+        now = self._clock()
+        live = self._registry.census(now)
+        tenants = sorted(live)
+        lengths = self._event_log.lengths(tenants)
+        per_tenant = [
+            {"tenantId": t, "connections": len(live[t]), "eventLogLength": lengths.get(t, 0)} for t in tenants
+        ]
+        return {
+            "connections": sum(len(ids) for ids in live.values()),
+            "tenants": len(tenants),
+            "eventLogEntries": sum(lengths.values()),
+            "perTenant": per_tenant,
+            "checkedAt": iso_time(now),
+        }
+
+    def tenant(self, tenant_id: str) -> dict[str, Any]:
+        now = self._clock()
+        infos = self._registry.tenant_connections(tenant_id, now)
+        return {
+            "tenantId": tenant_id,
+            "count": len(infos),
+            "connections": [
+                {
+                    "id": info.connection_id,
+                    "userId": info.user_id,
+                    "connectedAt": iso_time(info.connected_at),
+                    "lastSeenAt": iso_time(info.last_seen_at),
+                    "subscriptions": info.subscriptions,
+                }
+                for info in sorted(infos, key=lambda i: (i.connected_at, i.connection_id))
+            ],
+            "checkedAt": iso_time(now),
+        }
+
+
+# --- dashboard_status ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardStatusResult:
+    tenants: int
+    delivered: int
+    failed: int
+    pruned: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"tenants": self.tenants, "delivered": self.delivered, "failed": self.failed, "pruned": self.pruned}
+
+
+class DashboardStatusSender:
+    """Sends each tenant with live connections its ``dashboard_status`` {activeConnections, activeUsers}.
+
+    The frame is delivered WITHOUT an event-log entry (and so without an ``id``): it is a snapshot that the next
+    one (a minute later) supersedes. Logging it would fill every tenant's log with 1,440 entries a day, push real
+    events out of the count-bounded log sooner, and make a resuming client replay stale counts. A frame without
+    ``id`` leaves the client's ``lastEventId`` untouched, so resumption is unaffected.
+
+    Round trips: 3 on the connection store for all tenants (census: 2, users: 1), then the fan-out, then one
+    prune per tenant that had gone connections.
+    """
+
+    def __init__(self, registry: Registry, broadcaster: Broadcaster, clock: Clock, tenant_concurrency: int = 4) -> None:
+        self._registry = registry
+        self._broadcaster = broadcaster
+        self._clock = clock
+        self._tenant_concurrency = tenant_concurrency
+
+    def send(self) -> DashboardStatusResult:
+        now = self._clock()
+        live = self._registry.census(now)
+        if not live:
+            return DashboardStatusResult(0, 0, 0, 0)
+        tenants = sorted(live)
+        all_ids = [cid for t in tenants for cid in live[t]]
+        users = dict(zip(all_ids, self._registry.user_ids(all_ids), strict=True))
+        occurred_at = iso_time(now)
+
+        def one(tenant_id: str) -> tuple[int, int, int]:
+            ids = live[tenant_id]
+            data = validate_event(
+                "dashboard_status",
+                {
+                    "activeConnections": len(ids),
+                    "activeUsers": len({users[cid] for cid in ids if users[cid] is not None}),
+                },
+            )
+            document = {"event": "dashboard_status", "tenantId": tenant_id, "occurredAt": occurred_at, "data": data}
+            frame = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+            delivered, failed, gone = self._broadcaster.deliver(frame, ids)
+            self._registry.prune(tenant_id, gone)
+            return delivered, failed, len(gone)
+
+        # The broadcaster's pool parallelises within a tenant; a few tenants at a time keep many small tenants
+        # from being served one after another.
+        with ThreadPoolExecutor(max_workers=min(self._tenant_concurrency, len(tenants))) as pool:
+            outcomes = list(pool.map(one, tenants))
+        return DashboardStatusResult(
+            tenants=len(tenants),
+            delivered=sum(o[0] for o in outcomes),
+            failed=sum(o[1] for o in outcomes),
+            pruned=sum(o[2] for o in outcomes),
+        )
+
+
+# --- detailed health -----------------------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def redis_check(client: redis.Redis, db: int) -> dict[str, Any]:
+    """Ping latency and pool figures; never raises."""
+    pool = client.connection_pool
+    pool_info = {
+        "maxConnections": getattr(pool, "max_connections", None),
+        "created": getattr(pool, "_created_connections", None),
+        "available": len(getattr(pool, "_available_connections", ()) or ()),
+        "inUse": len(getattr(pool, "_in_use_connections", ()) or ()),
+    }
+    started = time.perf_counter()
+    try:
+        client.ping()
+    except Exception as exc:
+        return {"ok": False, "db": db, "error": _reason(exc), "pool": pool_info}
+    return {"ok": True, "db": db, "latencyMs": _elapsed_ms(started), "pool": pool_info}
+
+
+def http_check(url: str, timeout_s: float = HTTP_CHECK_TIMEOUT_S) -> dict[str, Any]:
+    """Reachability of an HTTP service: any HTTP answer (even 403/404) means reachable. Never raises."""
+    if not url:
+        return {"ok": False, "url": "", "error": "not configured"}
+    import httpx
+
+    started = time.perf_counter()
+    try:
+        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+            answer = client.get(url)
+    except Exception as exc:
+        return {"ok": False, "url": url, "error": _reason(exc)}
+    return {"ok": True, "url": url, "httpStatus": answer.status_code, "latencyMs": _elapsed_ms(started)}
+
+
+def _guarded(name: str, check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return check()
+    except Exception as exc:  # a check must never take the report down
+        log.warning("health check %s failed unexpectedly", name, exc_info=exc)
+        return {"ok": False, "error": _reason(exc)}
+
+
+def detailed_health(rt: Runtime) -> tuple[int, dict[str, Any]]:
+    """``GET /health/detailed``: (HTTP status, report). 200 when every check is ok, else 503. Never raises.
+
+    Checks run concurrently, so the report takes as long as the slowest one (bounded by the Redis socket
+    timeout and :data:`HTTP_CHECK_TIMEOUT_S`).
+    """
+    settings = rt.settings
+
+    def stores() -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        connections = redis_check(rt.connections_redis, settings.connection_redis_db)
+        events = (
+            redis_check(rt.events_redis, settings.event_queue_redis_db)
+            if rt.events_redis is not rt.connections_redis
+            else connections
+        )
+        result["redis"] = {"connections": connections, "events": events, "ok": connections["ok"] and events["ok"]}
+        event_log: dict[str, Any] = {
+            "maxLen": rt.event_log.max_len,
+            "retentionS": rt.event_log.retention_s,
+        }
+        if not connections["ok"]:
+            result["connections"] = {"ok": False, "error": "connection store unavailable"}
+            result["eventLog"] = {"ok": False, "error": "connection store unavailable", **event_log}
+            return result
+        live = rt.registry.census(rt.clock())
+        result["connections"] = {
+            "ok": True,
+            "total": sum(len(ids) for ids in live.values()),
+            "tenants": len(live),
+        }
+        if not events["ok"]:
+            result["eventLog"] = {"ok": False, "error": "event store unavailable", **event_log}
+            return result
+        lengths = rt.event_log.lengths(sorted(live))
+        result["eventLog"] = {"ok": True, "entries": sum(lengths.values()), "tenants": len(lengths), **event_log}
+        return result
+
+    def stores_guarded() -> dict[str, Any]:
+        try:
+            return stores()
+        except Exception as exc:
+            log.warning("health: store checks failed", exc_info=exc)
+            failed = {"ok": False, "error": _reason(exc)}
+            return {"redis": failed, "connections": failed, "eventLog": failed}
+
+    def auth_service() -> dict[str, Any]:
+        if settings.auth_mode != "remote":
+            return {"ok": True, "mode": settings.auth_mode, "checked": False}
+        return {"mode": "remote", "checked": True, **http_check(settings.ts_auth_service_url)}
+
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="health") as pool:
+        store_future = pool.submit(stores_guarded)
+        management_future = pool.submit(_guarded, "managementApi", lambda: http_check(settings.websocket_api_endpoint))
+        auth_future = pool.submit(_guarded, "authService", auth_service)
+        checks: dict[str, Any] = dict(store_future.result())
+        checks["managementApi"] = management_future.result()
+        checks["authService"] = auth_future.result()
+
+    problems = [name for name, check in checks.items() if not check.get("ok")]
+    report = {
+        "status": "degraded" if problems else "ok",
+        "service": settings.service_name,
+        "stage": settings.stage,
+        "checkedAt": iso_time(time.time()),
+        "problems": problems,
+        "checks": checks,
+    }
+    return (503 if problems else 200), report
