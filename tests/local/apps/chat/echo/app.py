@@ -1,0 +1,27 @@
+import json
+import os
+import time
+
+
+def lambda_handler(event, context):
+    body = json.loads(event["body"])
+    if body.get("sleep"):
+        time.sleep(float(body["sleep"]))
+    if body.get("raise"):
+        raise ValueError("echo was asked to fail")
+    env = {name: os.environ.get(name) for name in body.get("env", [])}
+    reply = {
+        "echo": body.get("data"),
+        "event": event,
+        "env": env,
+        "context": {
+            "function_name": context.function_name,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "remaining": context.get_remaining_time_in_millis(),
+            "aws_request_id": context.aws_request_id,
+            "invoked_function_arn": context.invoked_function_arn,
+        },
+        "module": __name__,
+        "version": 1,
+    }
+    return {"statusCode": 200, "body": json.dumps(reply)}
