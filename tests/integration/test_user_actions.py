@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import redis
-from connection_service import connect, message
 
+from connection_service import connect, message
 from tests.integration.conftest import SERVICE_KEY
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.call_service import CallServiceStub
@@ -110,7 +110,7 @@ def test_takeover_is_forwarded_acked_and_announced_to_the_tenant_only(
     assert announced["event"] == "conversation_taken_over"
     assert announced["tenantId"] == "tenant-a"
     assert announced["data"] == {"conversationId": "conv-1", "userId": "user-1"}
-    [(log_id, _)] = event_store.xrange("{t:tenant-a}:events")
+    [(log_id, _)] = list(event_store.xrange("{t:tenant-a}:events") or [])
     assert announced["id"] == log_id
     assert [f["event"] for f in connections_api.frames(CALLER)] == ["conversation_taken_over", "ack"]
     assert connections_api.frames(STRANGER) == []
@@ -133,7 +133,7 @@ def test_lead_status_update_is_forwarded_acked_and_announced_to_the_tenant_only(
     [announced] = connections_api.frames(COLLEAGUE)
     assert announced["event"] == "lead_status_updated"
     assert announced["data"] == {"leadId": "lead-1", "status": "qualified", "userId": "user-1"}
-    [(log_id, _)] = event_store.xrange("{t:tenant-a}:events")
+    [(log_id, _)] = list(event_store.xrange("{t:tenant-a}:events") or [])
     assert announced["id"] == log_id
     assert connections_api.frames(STRANGER) == []
 

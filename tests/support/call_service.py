@@ -105,6 +105,11 @@ class CallServiceStub:
         with self._lock:
             return list(self.requests)
 
+    def connections(self) -> list[socket.socket]:
+        """Every TCP connection accepted so far (keep-alive reuse shows as fewer connections than requests)."""
+        with self._lock:
+            return list(self._sockets)
+
     def stop(self) -> None:
         """Go down: the port is closed, connections are refused and kept-alive ones are cut."""
         self.release.set()
