@@ -132,7 +132,7 @@ class WebSocketService:
         ws = LimitedWebSocketResponse(
             frame_limit=gw.config.frame_limit,
             protocols=protocols,
-            max_msg_size=gw.config.message_limit,
+            max_msg_size=gw.config.message_limit + 1,  # aiohttp refuses sizes >= max_msg_size
             compress=False,
             autoping=True,
         )
