@@ -23,8 +23,8 @@ def normalize_origin(origin: str) -> str:
     """``scheme://host[:port]`` in lower case, without a trailing slash or a default port.
 
     Browsers send exactly that; a configured value may carry a different case, a trailing slash or ``:443``.
-    The opaque origin ``null`` (sandboxed iframes, ``file:`` pages) stays ``null``; a value that does not parse
-    as an origin is returned lower-cased and stripped, and so can only match the same configured string.
+    The opaque origin ``null`` (sandboxed iframes, ``file:`` pages) stays ``null``; a value that is not a bare
+    origin (userinfo, path, query) is returned lower-cased and stripped, and so matches no real origin.
     """
     value = origin.strip().rstrip("/").lower()
     try:
@@ -32,8 +32,8 @@ def normalize_origin(origin: str) -> str:
         port = parts.port
     except ValueError:
         return value
-    if not parts.scheme or not parts.hostname:
-        return value
+    if not parts.scheme or not parts.hostname or "@" in parts.netloc or parts.path or parts.query or parts.fragment:
+        return value  # not an origin a browser sends: matches nothing but the identical configured string
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
         host = f"{host}:{port}"

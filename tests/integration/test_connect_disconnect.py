@@ -6,16 +6,19 @@ from collections.abc import Callable
 import jwt
 import pytest
 import redis
-from connection_service import connect, disconnect
 
+from connection_service import connect, disconnect
 from tests.support.lambda_env import LambdaContext, load_event
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
 
 def connect_event(token: str | None, connection_id: str = "L0SM9cOFvHcCIhw=") -> dict[str, object]:
-    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token or "")
-    event["requestContext"]["connectionId"] = connection_id  # type: ignore[index]
+    event = load_event("websocket_connect")
+    event["requestContext"]["connectionId"] = connection_id
+    # Set after parsing, not by text replacement: adversarial tokens may hold quotes or control characters.
+    event["queryStringParameters"]["token"] = token or ""
+    event["multiValueQueryStringParameters"]["token"] = [token or ""]
     if token is None:
         del event["queryStringParameters"]
         del event["multiValueQueryStringParameters"]

@@ -8,11 +8,12 @@ import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from connection_service.auth import Identity, TokenVerifier, issue_token
 from connection_service.config import Settings
 from connection_service.errors import Unauthorized
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
 
@@ -124,3 +125,95 @@ def base64url(raw: bytes) -> str:
 def test_the_none_algorithm_cannot_be_configured() -> None:
     with pytest.raises(ValueError, match="none"):
         Settings(jwt_algorithms=["none"])  # type: ignore[arg-type]
+
+
+def test_a_token_over_the_length_cap_is_refused_before_parsing() -> None:
+    from connection_service.auth import MAX_TOKEN_LENGTH
+
+    def padded_to(length: int) -> str:
+        base = len(jwt.encode(claims(pad=""), SECRET))
+        token = jwt.encode(claims(pad="x" * ((length - base) * 3 // 4)), SECRET)
+        assert length - 4 <= len(token) <= length
+        return token
+
+    assert verifier().verify(padded_to(MAX_TOKEN_LENGTH)).user_id == "user-1"
+    with pytest.raises(Unauthorized):
+        verifier().verify(padded_to(MAX_TOKEN_LENGTH + 8))
+    assert MAX_TOKEN_LENGTH < 100_000
+
+
+def test_refusals_log_the_reason_never_the_token_and_tell_the_client_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = jwt.encode(claims(), SECRET, algorithm="HS512")
+    with caplog.at_level("DEBUG"), pytest.raises(Unauthorized) as refused:
+        verifier().verify(token)
+
+    assert "'HS512' is not allowed" in caplog.text
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+    assert refused.value.message == "invalid or missing token"
+
+
+def test_attacker_controlled_header_values_are_logged_bounded() -> None:
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logging.getLogger("connection_service.auth").addHandler(handler)
+    logging.getLogger("connection_service.auth").setLevel(logging.INFO)
+    try:
+        header = base64url(json.dumps({"alg": "A" * 5000 + "\nforged log line"}).encode())
+        with pytest.raises(Unauthorized):
+            verifier().verify(f"{header}.{base64url(b'{}')}.sig")
+    finally:
+        logging.getLogger("connection_service.auth").removeHandler(handler)
+
+    message = records[-1].getMessage()
+    assert len(message) < 200
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("origin", "normalized"),
+    [
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("HTTP://LocalHost:3000/", "http://localhost:3000"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("http://app.example.com:80/", "http://app.example.com"),
+        ("https://app.example.com:8443", "https://app.example.com:8443"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        (" null ", "null"),
+        ("http://a@b.example", "http://a@b.example"),
+        ("http://b.example/path", "http://b.example/path"),
+        ("http://b.example:99999", "http://b.example:99999"),
+    ],
+)
+def test_origins_are_normalized(origin: str, normalized: str) -> None:
+    from connection_service.connections import normalize_origin
+
+    assert normalize_origin(origin) == normalized
+
+
+def test_the_origin_policy() -> None:
+    from connection_service.connections import OriginPolicy
+    from connection_service.errors import Forbidden
+
+    policy = OriginPolicy.of(["http://localhost:3000/", " https://App.Example.com ", ""], allow_missing=False)
+    for allowed in ("http://localhost:3000", "https://app.example.com", "HTTPS://APP.EXAMPLE.COM:443"):
+        policy.check(allowed)
+    for refused in (None, "", "null", "http://localhost:3001", "https://app.example.com.evil", "*"):
+        with pytest.raises(Forbidden):
+            policy.check(refused)
+
+    OriginPolicy.of([], allow_missing=True).check(None)
+    wildcard = OriginPolicy.of(["*"], allow_missing=False)
+    wildcard.check("https://anything.example")
+    with pytest.raises(Forbidden):
+        wildcard.check("null")
+    OriginPolicy.of(["null"], allow_missing=False).check("null")

@@ -1,0 +1,125 @@
+"""A JWKS endpoint (an identity provider's, a service we do not own) for integration tests.
+
+Serves the public halves of generated RSA/EC keys at ``/.well-known/jwks.json``, signs tokens with the private
+halves, counts fetches, rotates keys, and can misbehave: stopped (connection refused), broken (500, not JSON) or
+hanging (holds each request until released, or ``hold_max_s`` at most, then answers normally).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class JwksServer:
+    def __init__(self, hold_max_s: float = 3.0) -> None:
+        self.keys: dict[str, tuple[str, PrivateKey]] = {}  # kid -> (algorithm, private key)
+        self.extra_jwks: list[dict[str, Any]] = []  # served as they are (e.g. a symmetric "oct" key)
+        self.fetches = 0
+        self.mode = "ok"  # ok | broken | hanging
+        self.hold_max_s = hold_max_s
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.fetches += 1
+                    mode = server.mode
+                if mode == "hanging":
+                    server._release.wait(server.hold_max_s)
+                if mode == "broken":
+                    body, status = b"<html>upstream error</html>", 500
+                elif self.path != "/.well-known/jwks.json":
+                    body, status = b"{}", 404
+                else:
+                    body, status = json.dumps(server.jwks()).encode(), 200
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client gave up (timeout)
+                    pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._running = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+
+    def add_key(self, algorithm: str = "RS256", kid: str | None = None) -> str:
+        """Generate a key pair for ``algorithm`` (RS256 or ES256), publish it; returns its kid."""
+        kid = kid or uuid.uuid4().hex[:16]
+        key: PrivateKey = (
+            ec.generate_private_key(ec.SECP256R1())
+            if algorithm.startswith("ES")
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
+        with self._lock:
+            self.keys[kid] = (algorithm, key)
+        return kid
+
+    def rotate(self, algorithm: str = "RS256") -> str:
+        """Replace every published key by a new one; returns the new kid."""
+        with self._lock:
+            self.keys.clear()
+        return self.add_key(algorithm)
+
+    def jwks(self) -> dict[str, Any]:
+        with self._lock:
+            published = []
+            for kid, (algorithm, key) in self.keys.items():
+                to_jwk = ECAlgorithm.to_jwk if algorithm.startswith("ES") else RSAAlgorithm.to_jwk
+                jwk: dict[str, Any] = to_jwk(key.public_key(), as_dict=True)  # type: ignore[arg-type]
+                jwk.update(kid=kid, use="sig", alg=algorithm)
+                published.append(jwk)
+            return {"keys": published + list(self.extra_jwks)}
+
+    def sign(self, claims: dict[str, Any], kid: str, *, header_kid: object = None, algorithm: str | None = None) -> str:
+        """A token signed with ``kid``'s private key; ``header_kid`` overrides the kid written in the header."""
+        key_algorithm, key = self.keys[kid]
+        headers = {"kid": kid if header_kid is None else header_kid}
+        return jwt.encode(claims, key, algorithm=algorithm or key_algorithm, headers=headers)
+
+    def release(self) -> None:
+        """Let held requests answer now."""
+        self._release.set()
+
+    def start(self) -> JwksServer:
+        self._thread.start()
+        self._running = True
+        return self
+
+    def stop(self) -> None:
+        """Down: the port refuses connections from now on."""
+        self.release()
+        if self._running:
+            self._server.shutdown()
+            self._running = False
+        self._server.server_close()
+
+    def __enter__(self) -> JwksServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
