@@ -1,26 +1,138 @@
-"""The broadcast function: the internal HTTP API (FastAPI behind Mangum), and plain Lambda Invoke."""
+"""The broadcast function: the internal HTTP API (FastAPI behind Mangum), plain Lambda Invoke, and the scheduler.
+
+One handler, several event sources, chosen as Mangum chooses its handlers: each source says whether it handles
+the event (``infer``), the first that does wins. Order: API Gateway / HTTP API (anything Mangum recognises, i.e.
+with a ``requestContext``), the EventBridge schedule (``source: aws.events``, ``detail-type: Scheduled Event``),
+then a direct Invoke whose event is the ``POST /broadcast/`` body.
+
+A direct Invoke needs no service key (IAM authorises ``lambda:InvokeFunction``). It answers plain JSON::
+
+    {"ok": true,  "status": 202, "id": "...", "delivered": 2, "failed": 0, "pruned": 0, "duplicate": false}
+    {"ok": false, "status": 422, "error": {"code": "invalid_event", "message": "..."}, "retryable": false}
+
+``status`` is the HTTP status the same request would have had; ``retryable`` (true for 503, with
+``retryAfter`` seconds) says the event was not accepted and should be sent again. Errors are answered, never
+raised, so a synchronous invoker gets no stack trace: invoke with ``RequestResponse`` to learn the outcome.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import logging
+from typing import Any, Protocol
 
 from mangum import Mangum
+from mangum.adapter import HANDLERS as MANGUM_HANDLERS
+from pydantic import ValidationError
 
 from . import runtime
-from .api import create_app
-from .fanout import Broadcaster
+from .api import BroadcastBody, create_app, validation_message
+from .errors import BadRequest, InvalidEvent, ServiceError, as_service_error, error_body
+from .fanout import Broadcast, Broadcaster
+from .status import DashboardStatusSender
+
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
 def broadcaster() -> Broadcaster:
+    return runtime.current().broadcaster
+
+
+def dashboard_status() -> DashboardStatusSender:
+    """Made per scheduled run (a plain object over the cached runtime and broadcaster)."""
     rt = runtime.current()
-    return Broadcaster(rt.registry, rt.event_log, rt.gateway, rt.clock, rt.settings.fanout_concurrency)
+    return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
 app = create_app(runtime.current, broadcaster)
 _http = Mangum(app, lifespan="off")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return dict(_http(event, context))
+class EventSource(Protocol):
+    name: str
+
+    def infer(self, event: Any, context: Any) -> bool: ...
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]: ...
+
+
+def direct_failure(exc: BaseException) -> dict[str, Any]:
+    """A direct invoker's error answer, mapped by the same rules as the HTTP API (errors.as_service_error)."""
+    error = as_service_error(exc)
+    if type(error) is ServiceError:
+        log.exception("unexpected error", exc_info=exc)
+    else:
+        log.info("refused: %s %s", error.status, error.message)
+    answer: dict[str, Any] = {"ok": False, "status": error.status, **error_body(error)}
+    answer["retryable"] = error.status == 503
+    if error.retry_after is not None:
+        answer["retryAfter"] = error.retry_after
+    return answer
+
+
+class HttpApi:
+    """API Gateway HTTP API (v2) and REST (v1) events: the FastAPI app through Mangum."""
+
+    name = "http"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return isinstance(event, dict) and any(h.infer(event, context, _http.config) for h in MANGUM_HANDLERS)
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        return dict(_http(event, context))
+
+
+class Schedule:
+    """The EventBridge schedule: ``dashboard_status`` to every tenant with live connections."""
+
+    name = "schedule"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return (
+            isinstance(event, dict)
+            and event.get("source") == "aws.events"
+            and event.get("detail-type") == "Scheduled Event"
+        )
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        try:
+            result = dashboard_status().send()
+        except Exception as exc:
+            return direct_failure(exc)
+        log.info("dashboard_status: %s", result.as_dict())
+        return {"ok": True, "status": 200, "event": "dashboard_status", **result.as_dict()}
+
+
+class DirectInvoke:
+    """A plain Invoke with the ``POST /broadcast/`` body: no ``requestContext``."""
+
+    name = "invoke"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return not (isinstance(event, dict) and "requestContext" in event)
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        try:
+            if not isinstance(event, dict):
+                raise BadRequest("the invoke payload must be a JSON object: the POST /broadcast/ body")
+            try:
+                body = BroadcastBody.model_validate(event)
+            except ValidationError as exc:
+                raise InvalidEvent(validation_message(exc.errors())) from exc
+            result = broadcaster().broadcast(
+                Broadcast(body.event, body.tenantId, body.data, body.conversationId, body.eventId)
+            )
+        except Exception as exc:
+            return direct_failure(exc)
+        return {"ok": True, "status": 202, **result.as_dict()}
+
+
+SOURCES: tuple[EventSource, ...] = (HttpApi(), Schedule(), DirectInvoke())
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    for source in SOURCES:
+        if source.infer(event, context):
+            return source(event, context)
+    return direct_failure(BadRequest("unrecognised event"))  # unreachable: DirectInvoke takes the rest

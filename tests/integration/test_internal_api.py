@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import redis
@@ -366,3 +367,42 @@ def test_docs_page_is_served_without_a_key_and_points_at_the_document() -> None:
     assert answer["statusCode"] == 200
     assert answer["headers"]["content-type"].startswith("text/html")
     assert "swagger-ui" in answer["body"].lower() and "/openapi.json" in answer["body"]
+
+
+def test_a_tenant_connecting_while_the_census_drops_it_stays_listed(
+    token: Callable[..., str], redis_url: str, store: redis.Redis
+) -> None:
+    """The race census/connect: the tenant looked empty, then connected before it was removed from ``tenants``."""
+    from connection_service.registry import ConnectionLimits, Registry
+
+    open_connection(token("tenant-b", "u3"), B1)
+    close_connection(B1)  # tenant-b is in ``tenants`` with no connection left
+
+    class ConnectsDuringTheCensus(redis.Redis):
+        """A real client that lets a connect land right after the census's first pipeline."""
+
+        hook: Callable[[], None] | None = None
+
+        def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Any:
+            pipe = super().pipeline(transaction, shard_hint)
+            execute = pipe.execute
+
+            def execute_then_connect(raise_on_error: bool = True) -> Any:
+                result = execute(raise_on_error)
+                hook, type(self).hook = type(self).hook, None
+                if hook is not None:
+                    hook()
+                return result
+
+            pipe.execute = execute_then_connect  # type: ignore[method-assign]
+            return pipe
+
+    ConnectsDuringTheCensus.hook = lambda: open_connection(token("tenant-b", "u3"), A3)
+    client = ConnectsDuringTheCensus.from_url(redis_url, db=1, decode_responses=True)
+    registry = Registry(client, connection_ttl_s=600, limits=ConnectionLimits(0, 0, 0))
+
+    seen = registry.census(time.time())
+
+    assert "tenant-b" not in seen  # it was empty when looked at
+    assert store.smembers("tenants") == {"tenant-b"}  # but it is not forgotten
+    assert registry.census(time.time()) == {"tenant-b": [A3]}
