@@ -406,3 +406,36 @@ def test_a_tenant_connecting_while_the_census_drops_it_stays_listed(
     assert "tenant-b" not in seen  # it was empty when looked at
     assert store.smembers("tenants") == {"tenant-b"}  # but it is not forgotten
     assert registry.census(time.time()) == {"tenant-b": [A3]}
+
+
+@pytest.mark.parametrize("tenants", [1, 25])
+def test_status_and_dashboard_status_round_trips_do_not_grow_with_tenants(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str], tenants: int
+) -> None:
+    """Counted as socket writes of the real redis client: one per command or pipeline."""
+    import redis.connection
+
+    from connection_service import broadcast
+    from tests.support.lambda_env import LambdaContext, load_event
+
+    for index in range(tenants):
+        open_connection(token(f"tenant-{index}", "u1"), f"{index:015d}=")
+    http("GET", "/connections/status")  # warm-up: connections made, scripts loaded
+    broadcast.handler(load_event("scheduled_event"), LambdaContext())
+    writes = 0
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self: redis.connection.AbstractConnection, command: Any, check_health: bool = True) -> None:
+        nonlocal writes
+        writes += 1
+        original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+
+    status = http("GET", "/connections/status")
+    status_writes, writes = writes, 0
+    scheduled = broadcast.handler(load_event("scheduled_event"), LambdaContext())
+
+    assert status["json"]["tenants"] == tenants and scheduled["delivered"] == tenants
+    assert status_writes == 3  # tenants set; one pipeline over all tenants; one pipeline of log lengths
+    assert writes == 3  # tenants set; one pipeline over all tenants; one pipeline of users
