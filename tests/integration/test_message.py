@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from connection_service import connect, message
 
+from connection_service import connect, message
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event
 

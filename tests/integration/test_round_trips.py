@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis.connection
+
 from connection_service import broadcast, connect, disconnect, message
 from connection_service.fanout import Broadcast
-
 from tests.support.lambda_env import LambdaContext, load_event
 
 pytestmark = pytest.mark.usefixtures("lambda_env")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from connection_service.errors import InvalidEvent
 from connection_service.events import CATALOG, validate_event
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from connection_service.errors import BadRequest, StoreUnavailable
 from connection_service.protocol import encode, error_frame, parse_client_frame, request_id_of
 
