@@ -99,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--redis", choices=["auto", "embedded", "off"], default="auto", help="Redis policy (see below)")
     e.add_argument("--max-workers", type=int, default=64, help="concurrent invocations (thread pool size)")
     e.add_argument("--reload", action="store_true", help="reload function code when a .py file under a CodeUri changes")
+    e.add_argument("--reload-interval", type=float, default=1.0, help="seconds between --reload checks (%(default)s)")
     e.add_argument("--no-lambda-api", action="store_true", help="do not serve Lambda's Invoke API")
     lim = p.add_argument_group("API Gateway limits (defaults are AWS's)")
     lim.add_argument("--frame-limit", type=int, default=32 * KB, help="max frame bytes; over: close 1009 (%(default)s)")
@@ -162,6 +163,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         schedules=args.schedules,
         schedule_speed=args.schedule_speed,
         reload=args.reload,
+        reload_interval=args.reload_interval,
         lambda_api=not args.no_lambda_api,
         faults=list(args.fault),
         log_level=args.log_level,
