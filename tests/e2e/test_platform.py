@@ -70,7 +70,7 @@ async def test_the_template_schedule_sends_dashboard_status(
 ) -> None:
     dashboard = await dashboards(tenant, "user-1")
     await dashboards(tenant, "user-2")
-    schedules = httpx.get(f"{gateway.base_url}/__local/schedules").json()
+    schedules = (await asyncio.to_thread(httpx.get, f"{gateway.base_url}/__local/schedules")).json()
     [schedule] = [s["name"] for s in schedules if s["function"] == "BroadcastFunction"]
 
     fired = await asyncio.to_thread(httpx.post, f"{gateway.base_url}/__local/schedules/{schedule}", timeout=30)
