@@ -17,6 +17,7 @@ raised, so a synchronous invoker gets no stack trace: invoke with ``RequestRespo
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any, Protocol
@@ -80,7 +81,19 @@ class HttpApi:
         return isinstance(event, dict) and any(h.infer(event, context, _http.config) for h in MANGUM_HANDLERS)
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        _ensure_event_loop()
         return dict(_http(event, context))
+
+
+def _ensure_event_loop() -> None:
+    """Mangum runs the app on the thread's current event loop; give the thread a usable one when it has none
+    (a worker thread) or when its loop was closed (a host that ran and closed one before)."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 class Schedule:

@@ -168,3 +168,15 @@ def test_broadcast_answers_503_with_retry_after_when_redis_is_down(monkeypatch: 
 
     assert answer["statusCode"] == 503
     assert "retry-after" in {k.lower() for k in answer["headers"]}
+
+
+def test_the_http_handler_works_on_a_thread_whose_event_loop_was_closed() -> None:
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.close()
+
+    answer = http("GET", "/health/", key=None)
+
+    assert answer["statusCode"] == 200
