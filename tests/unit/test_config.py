@@ -43,7 +43,7 @@ def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_secrets_outside_local_mode_are_a_startup_error() -> None:
-    with pytest.raises(ConfigurationError, match="JWT_SECRET.*INTERNAL_SERVICE_KEY"):
+    with pytest.raises(ConfigurationError, match=r"JWT_SECRET.*INTERNAL_SERVICE_KEY"):
         Settings(local=False).require_secrets()
 
 
