@@ -8,8 +8,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from local.config import KB, GatewayConfig
 from local.faults import FaultRule, FaultRuleError
@@ -87,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--port", "-p", type=int, default=3105, help="port; 0 picks a free one (default: %(default)s)")
     g.add_argument("--stage", default=None, help="stage name (default: the template's WebSocket stage, else dev)")
     g.add_argument("--region", default=None, help="AWS region (default: AWS_REGION/AWS_DEFAULT_REGION, else us-east-1)")
+    g.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
     g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     e = p.add_argument_group("functions")
     e.add_argument("--env-file", type=Path, help="dotenv file loaded into the shell environment first")
@@ -170,6 +172,19 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     )
 
 
+def _loop_runner(*, prefer_uvloop: bool) -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop's runner when installed (the @connections fan-out path is markedly faster), else asyncio's."""
+    if prefer_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            logging.getLogger("local").debug("event loop: uvloop")
+            return uvloop.run
+    return asyncio.run
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
@@ -192,8 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TemplateError, OSError, ValueError) as error:
         print(f"python -m local: {error}", file=sys.stderr)
         return 2
+    runner = _loop_runner(prefer_uvloop=not args.no_uvloop)
     try:
-        asyncio.run(server.serve())
+        runner(server.serve())
     except KeyboardInterrupt:
         pass
     finally:

@@ -148,7 +148,8 @@ def _aliases(specs: Iterable[FunctionSpec]) -> dict[str, str | None]:
 
 
 def _thread_init() -> None:
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    # A plain asyncio loop (as in Lambda's runtime), whatever loop the gateway itself runs on.
+    asyncio.set_event_loop(asyncio.SelectorEventLoop())
 
 
 class Invoker:

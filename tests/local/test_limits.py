@@ -68,10 +68,17 @@ def test_message_over_128_kb_closes_with_1009(chat: LocalGateway) -> None:
 
 
 def test_binary_frame_closes_with_1003(chat: LocalGateway, event_log: EventLog) -> None:
-    mark = chat.mark()
-    assert _closed_with(chat.ws_url, [(BINARY, b"\x00\x01", True)]) == 1003
-    found = chat.wait_for_log(r"DISCONNECT +(\S+) ", since=mark)
-    (entry,) = event_log.entries("disconnect", found.group(1))
+    raw = RawWebSocket(chat.ws_url)
+    try:
+        raw.send_frame(TEXT, b'{"action": "echo"}')
+        _, reply = raw.recv_frame()
+        connection_id = json.loads(reply)["event"]["requestContext"]["connectionId"]
+        raw.send_frame(BINARY, b"\x00\x01")
+        assert raw.recv_close_code() == 1003
+    finally:
+        raw.close()
+    wait_disconnect(chat, connection_id)
+    (entry,) = event_log.entries("disconnect", connection_id)
     assert entry["event"]["requestContext"]["disconnectStatusCode"] == 1003
 
 
