@@ -9,7 +9,11 @@ from connection_service.config import Settings
 from connection_service.gateway import ManagementApi, management_endpoint
 from tests.support.aws_connections import ConnectionsApi
 
-BASE = {"jwt_secret": "s" * 32, "internal_service_key": "k", "websocket_api_endpoint": "https://abc.execute-api.us-east-1.amazonaws.com/dev"}
+BASE = {
+    "jwt_secret": "s" * 32,
+    "internal_service_key": "k",
+    "websocket_api_endpoint": "https://abc.execute-api.us-east-1.amazonaws.com/dev",
+}
 
 
 def settings(**overrides: str) -> Settings:
@@ -32,7 +36,11 @@ def test_a_global_endpoint_url_alone_does_not_redirect_outside_localstack() -> N
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
