@@ -20,7 +20,7 @@ help:
 	@echo "make run    start the local gateway on :$(PORT) (embedded Redis unless REDIS_URL is set)"
 	@echo "make test   run the whole test suite (starts its own Redis)"
 	@echo "make token  print a development JWT (TENANT=... USER=...)"
-	@echo "make check  lint + typecheck + test"
+	@echo "make check  same as make test (lint, typecheck, tests)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -41,7 +41,7 @@ run: $(STAMP)
 token: $(STAMP)
 	@$(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)"
 
-test: $(STAMP)
+test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -51,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
