@@ -21,7 +21,6 @@ from .errors import (
     DeliveryFailed,
     Forbidden,
     RateLimited,
-    ServiceError,
     UnknownAction,
     as_service_error,
 )
@@ -98,13 +97,8 @@ class MessageService:
         frames: list[Frame]
         try:
             frames = self._dispatch(connection_id, body)
-        except ServiceError as exc:
-            frames = [error_frame(exc, request_id)]
-        except Exception as exc:  # Redis down or a bug: the client still gets its one reply
-            error = as_service_error(exc)
-            if type(error) is ServiceError:
-                log.exception("action failed")
-            frames = [error_frame(error, request_id)]
+        except Exception as exc:  # a refusal, Redis down or a bug: the client still gets its one reply
+            frames = [error_frame(as_service_error(exc), request_id)]
         self._send(connection_id, frames)
 
     def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:

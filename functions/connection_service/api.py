@@ -100,10 +100,6 @@ def validation_message(errors: Any) -> str:
 def error_response(exc: BaseException) -> JSONResponse:
     """The one mapping from an exception to the API's answer: ``{"error": {code, message}}``, no traceback."""
     error = as_service_error(exc)
-    if type(error) is ServiceError:
-        log.exception("unexpected error", exc_info=exc)
-    elif error.status >= 500:
-        log.warning("answered %s: %s", error.status, error.message)
     return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 

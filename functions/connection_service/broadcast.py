@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from . import runtime
 from .api import BroadcastBody, create_app, validation_message
-from .errors import BadRequest, InvalidEvent, ServiceError, as_service_error, error_body
+from .errors import BadRequest, InvalidEvent, as_service_error, error_body
 from .fanout import Broadcast, Broadcaster
 from .status import DashboardStatusSender
 
@@ -61,10 +61,6 @@ class EventSource(Protocol):
 def direct_failure(exc: BaseException) -> dict[str, Any]:
     """A direct invoker's error answer, mapped by the same rules as the HTTP API (errors.as_service_error)."""
     error = as_service_error(exc)
-    if type(error) is ServiceError:
-        log.exception("unexpected error", exc_info=exc)
-    else:
-        log.info("refused: %s %s", error.status, error.message)
     answer: dict[str, Any] = {"ok": False, "status": error.status, **error_body(error)}
     answer["retryable"] = error.status == 503
     if error.retry_after is not None:

@@ -6,6 +6,10 @@ Every refusal a client or caller can act on is a :class:`ServiceError` with a st
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 class ServiceError(Exception):
     code = "internal"
@@ -108,7 +112,19 @@ def error_headers(error: ServiceError) -> dict[str, str]:
 
 
 def as_service_error(exc: BaseException) -> ServiceError:
-    """Map any exception to a :class:`ServiceError`; unknown ones become ``internal`` without details."""
+    """Map any exception to a :class:`ServiceError` and log it: an unexpected one becomes ``internal`` (its
+    traceback goes to the log, never to the caller), a refusal is logged by its status."""
+    error = _classify(exc)
+    if type(error) is ServiceError:
+        log.error("unexpected error", exc_info=exc)
+    elif error.status >= 500:
+        log.warning("answered %s: %s", error.status, error.message)
+    else:
+        log.info("refused %s: %s", error.status, error.message)
+    return error
+
+
+def _classify(exc: BaseException) -> ServiceError:
     if isinstance(exc, ServiceError):
         return exc
     from redis.exceptions import ConnectionError as RedisConnectionError

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from .errors import ServiceError, as_service_error, error_body, error_headers
+from .errors import as_service_error, error_body, error_headers
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +22,6 @@ def ok(body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
 def failure(exc: BaseException) -> dict[str, Any]:
     """The response for an exception; unexpected ones are logged with their traceback, never returned."""
     error = as_service_error(exc)
-    if type(error) is ServiceError:
-        log.exception("unexpected error", exc_info=exc)
-    else:
-        log.info("refused: %s %s", error.status, error.message)
     return {
         "statusCode": error.status,
         "headers": {"Content-Type": "application/json", **error_headers(error)},

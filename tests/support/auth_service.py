@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.stub_server import StubServer
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,11 @@ class Received:
     authorization: str
 
 
-class AuthService:
+class AuthService(StubServer):
     def __init__(self, hold_max_s: float = 3.0) -> None:
         self.valid: dict[str, tuple[str, str]] = {}  # token -> (user id, tenant id) it vouches for
         self.received: list[Received] = []
         self.mode = "ok"  # ok | failing | hanging
-        self.hold_max_s = hold_max_s
-        self._release = threading.Event()
         self._lock = threading.Lock()
         service = self
 
@@ -43,7 +42,7 @@ class AuthService:
                     service.received.append(Received("POST", self.path, authorization))
                     mode = service.mode
                 if mode == "hanging":
-                    service._release.wait(service.hold_max_s)
+                    service.hold()
                 scheme, _, token = authorization.partition(" ")
                 user = service.valid.get(token) if scheme == "Bearer" else None
                 if mode == "failing":
@@ -64,13 +63,11 @@ class AuthService:
                 except OSError:  # the client gave up (timeout)
                     pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._running = False
+        super().__init__(Handler, hold_max_s)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
     @property
     def calls(self) -> int:
@@ -82,27 +79,3 @@ class AuthService:
 
     def revoke(self, token: str) -> None:
         self.valid.pop(token, None)
-
-    def release(self) -> None:
-        self._release.set()
-
-    def start(self) -> AuthService:
-        self._thread.start()
-        self._running = True
-        return self
-
-    def stop(self) -> None:
-        """Down: the port refuses connections from now on."""
-        self.release()
-        if self._running:
-            self._server.shutdown()
-            self._running = False
-        self._server.server_close()
-
-    def __enter__(self) -> AuthService:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -10,25 +10,24 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tests.support.stub_server import StubServer
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-class JwksServer:
+class JwksServer(StubServer):
     def __init__(self, hold_max_s: float = 3.0) -> None:
         self.keys: dict[str, tuple[str, PrivateKey]] = {}  # kid -> (algorithm, private key)
         self.extra_jwks: list[dict[str, Any]] = []  # served as they are (e.g. a symmetric "oct" key)
         self.fetches = 0
         self.mode = "ok"  # ok | broken | hanging
-        self.hold_max_s = hold_max_s
-        self._release = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -41,7 +40,7 @@ class JwksServer:
                     server.fetches += 1
                     mode = server.mode
                 if mode == "hanging":
-                    server._release.wait(server.hold_max_s)
+                    server.hold()
                 if mode == "broken":
                     body, status = b"<html>upstream error</html>", 500
                 elif self.path != "/.well-known/jwks.json":
@@ -57,13 +56,11 @@ class JwksServer:
                 except OSError:  # the client gave up (timeout)
                     pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._running = False
+        super().__init__(Handler, hold_max_s)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        return f"{self.origin}/.well-known/jwks.json"
 
     def add_key(self, algorithm: str = "RS256", kid: str | None = None) -> str:
         """Generate a key pair for ``algorithm`` (RS256 or ES256), publish it; returns its kid."""
@@ -98,28 +95,3 @@ class JwksServer:
         key_algorithm, key = self.keys[kid]
         headers = {"kid": kid if header_kid is None else header_kid}
         return jwt.encode(claims, key, algorithm=algorithm or key_algorithm, headers=headers)
-
-    def release(self) -> None:
-        """Let held requests answer now."""
-        self._release.set()
-
-    def start(self) -> JwksServer:
-        self._thread.start()
-        self._running = True
-        return self
-
-    def stop(self) -> None:
-        """Down: the port refuses connections from now on."""
-        self.release()
-        if self._running:
-            self._server.shutdown()
-            self._running = False
-        self._server.server_close()
-
-    def __enter__(self) -> JwksServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
