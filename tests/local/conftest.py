@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 import websockets
+from botocore.config import Config
 
 from local.testing import LocalGateway
 
@@ -24,13 +25,16 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
-def management_client(endpoint: str) -> Any:
+def management_client(endpoint: str, max_attempts: int | None = None) -> Any:
+    """boto3's real client for the emulator's @connections; ``max_attempts=1`` turns botocore's retries off."""
+    config = Config(retries={"total_max_attempts": max_attempts}) if max_attempts else None
     return boto3.client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
+        config=config,
     )
 
 

@@ -7,25 +7,16 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import websockets
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.testing import LocalGateway
-from tests.local.conftest import CHAT, EventLog, connection_id_of, wait_disconnect
+from tests.local.conftest import CHAT, EventLog, connection_id_of, management_client, wait_disconnect
 
 
 def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return management_client(endpoint, max_attempts=1)
 
 
 def _admin(gateway: LocalGateway, method: str, rules: list[str] | None = None) -> dict[str, Any]:
