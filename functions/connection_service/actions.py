@@ -144,8 +144,7 @@ class MessageService:
         if last_event_id is not None and (not isinstance(last_event_id, str) or not _EVENT_ID.match(last_event_id)):
             raise BadRequest("data.lastEventId must be an event id such as '1700000000000-0'")
         now = self._clock()
-        for conversation_id in wanted:
-            self._registry.subscribe(caller.tenant_id, caller.connection_id, conversation_id, now)
+        wanted = self._registry.subscribe_many(caller.tenant_id, caller.connection_id, wanted, now)
         frames: list[Frame] = [
             event_frame(
                 "authenticated",

@@ -83,15 +83,22 @@ redis.call('DEL', KEYS[3])
 return #convs
 """
 
+# KEYS: the connection's subscription set, then one conversation set per ARGV[4..].
 _SUBSCRIBE = """
-if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then
-  return 0
+local added = {}
+for i = 2, #KEYS do
+  local conversation = ARGV[i + 2]
+  if redis.call('SISMEMBER', KEYS[1], conversation) == 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+    added[#added + 1] = 0
+  else
+    redis.call('SADD', KEYS[i], ARGV[1])
+    redis.call('SADD', KEYS[1], conversation)
+    redis.call('EXPIREAT', KEYS[i], ARGV[2])
+    added[#added + 1] = 1
+  end
 end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-redis.call('EXPIREAT', KEYS[2], ARGV[3])
-return 1
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return added
 """
 
 _UNSUBSCRIBE = """
@@ -243,14 +250,23 @@ class Registry:
 
     def subscribe(self, tenant_id: str, connection_id: str, conversation_id: str, now: float) -> bool:
         """Subscribe within the tenant; ``False`` when the connection holds too many subscriptions."""
+        return self.subscribe_many(tenant_id, connection_id, [conversation_id], now) == [conversation_id]
+
+    def subscribe_many(
+        self, tenant_id: str, connection_id: str, conversation_ids: Sequence[str], now: float
+    ) -> list[str]:
+        """Subscribe to several conversations in one round trip; returns those within the subscription cap."""
+        if not conversation_ids:
+            return []
+        unique = list(dict.fromkeys(conversation_ids))
         added = self._subscribe(
             keys=[
-                keys.conversation(tenant_id, conversation_id),
                 keys.subscriptions(tenant_id, connection_id),
+                *(keys.conversation(tenant_id, conversation_id) for conversation_id in unique),
             ],
-            args=[connection_id, conversation_id, int(now) + self._ttl, MAX_SUBSCRIPTIONS_PER_CONNECTION],
+            args=[connection_id, int(now) + self._ttl, MAX_SUBSCRIPTIONS_PER_CONNECTION, *unique],
         )
-        return bool(added)
+        return [conversation_id for conversation_id, ok in zip(unique, added, strict=True) if ok]
 
     def unsubscribe(self, tenant_id: str, connection_id: str, conversation_id: str) -> None:
         self._unsubscribe(

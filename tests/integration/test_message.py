@@ -110,3 +110,32 @@ def test_a_gone_connection_is_forgotten_when_its_reply_fails(
 
     assert not store.exists(f"conn:{connected}")
     assert store.zcard("{t:tenant-a}:conns") == 0
+
+
+def test_hello_resubscribes_the_listed_conversations(
+    connected: str, connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    send(json.dumps({"action": "hello", "requestId": "h", "data": {"conversations": ["c-1", "c-2", "c-1"]}}))
+
+    [reply] = connections_api.frames(connected)
+    assert sorted(set(reply["data"]["subscriptions"])) == ["c-1", "c-2"]  # type: ignore[index]
+    assert store.smembers("{t:tenant-a}:conv:c-1") == {connected}
+    assert store.smembers("{t:tenant-a}:subs:" + connected) == {"c-1", "c-2"}
+
+
+def test_subscriptions_per_connection_are_capped(connected: str, connections_api: ConnectionsApi) -> None:
+    from connection_service import runtime
+    from connection_service.registry import MAX_SUBSCRIPTIONS_PER_CONNECTION
+
+    registry = runtime.current().registry
+    taken = registry.subscribe_many(
+        "tenant-a", connected, [f"c-{i}" for i in range(MAX_SUBSCRIPTIONS_PER_CONNECTION)], 0
+    )
+    assert len(taken) == MAX_SUBSCRIPTIONS_PER_CONNECTION
+
+    send('{"action":"subscribe_conversation","requestId":"over","data":{"conversationId":"one-too-many"}}')
+    send('{"action":"subscribe_conversation","requestId":"again","data":{"conversationId":"c-0"}}')
+
+    over, again = connections_api.frames(connected)
+    assert over["event"] == "error" and over["data"]["code"] == "bad_request"  # type: ignore[index]
+    assert again["event"] == "ack"

@@ -88,6 +88,9 @@ def test_round_trips_stay_within_budget_whatever_the_tenant_size(
         )
         <= 2
     )
+    conversations = {"conversations": [f"conv-{i}" for i in range(50)]}
+    hello = message_event(cid, {"action": "hello", "data": conversations})
+    assert measure(round_trips, lambda: message.handler(hello, LambdaContext())) <= 2
     disconnect_event = load_event("websocket_disconnect")
     disconnect_event["requestContext"]["connectionId"] = cid
     assert measure(round_trips, lambda: disconnect.handler(disconnect_event, LambdaContext())) <= 2
