@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -129,7 +130,7 @@ def test_subscriptions_per_connection_are_capped(connected: str, connections_api
 
     registry = runtime.current().registry
     taken = registry.subscribe_many(
-        "tenant-a", connected, [f"c-{i}" for i in range(MAX_SUBSCRIPTIONS_PER_CONNECTION)], 0
+        "tenant-a", connected, [f"c-{i}" for i in range(MAX_SUBSCRIPTIONS_PER_CONNECTION)], time.time()
     )
     assert len(taken) == MAX_SUBSCRIPTIONS_PER_CONNECTION
 
