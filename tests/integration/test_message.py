@@ -140,3 +140,28 @@ def test_subscriptions_per_connection_are_capped(connected: str, connections_api
     over, again = connections_api.frames(connected)
     assert over["event"] == "error" and over["data"]["code"] == "bad_request"  # type: ignore[index]
     assert again["event"] == "ack"
+
+
+def test_redis_down_gets_an_unavailable_error_reply_not_a_crash(
+    connected: str, connections_api: ConnectionsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.lambda_env import reset_cold_start
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
+    reset_cold_start()
+
+    assert send('{"action":"ping","requestId":"p"}')["statusCode"] == 200
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "error" and reply["requestId"] == "p"
+    assert reply["data"]["code"] == "unavailable"  # type: ignore[index]
+
+
+def test_disconnect_with_redis_down_answers_503_without_raising(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connection_service import disconnect
+    from tests.support.lambda_env import reset_cold_start
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
+    reset_cold_start()
+
+    assert disconnect.handler(load_event("websocket_disconnect"), LambdaContext())["statusCode"] == 503
