@@ -150,3 +150,24 @@ async def test_a_lost_position_is_told_resync_required(dashboards: Callable[...,
     await dashboard.request("hello", {"lastEventId": "1-0"})
 
     assert (await dashboard.receive())["event"] == "resync_required"
+
+
+async def test_tokens_never_reach_the_logs_or_redis(
+    gateway: LocalGateway, dashboards: Callable[..., Any], token: Callable[..., str], tenant: str, redis_url: str
+) -> None:
+    import redis
+
+    secret_token = token(tenant, "user-secret")
+    async with websockets.connect(f"{gateway.ws_url}?token={secret_token}") as socket:
+        await socket.send('{"action":"hello","requestId":"h"}')
+        await socket.recv()
+    with pytest.raises(InvalidStatus):
+        await websockets.connect(f"{gateway.ws_url}?token={secret_token[:-4]}AAAA")
+
+    signature = secret_token.rsplit(".", 1)[1]
+    assert signature not in gateway.logs
+    store = redis.Redis.from_url(redis_url, db=1)
+    tenant_keys = list(store.scan_iter(match=f"*{tenant}*"))
+    assert tenant_keys  # the connect rate counters outlive the connection
+    for key in tenant_keys:
+        assert signature.encode() not in (store.dump(key) or b"")
