@@ -21,6 +21,7 @@ help:
 	@echo "make test   run the whole test suite (starts its own Redis)"
 	@echo "make token  print a development JWT (TENANT=... USER=...)"
 	@echo "make check  same as make test (lint, typecheck, tests)"
+	@echo "make bench  measure DESIGN §11's figures on the local stack (BENCH_ARGS=--quick; see python -m bench -h)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -52,6 +53,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: test
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,234 @@
+"""Shared pieces: the stack under test (Redis + ``python -m local``), clients, statistics and result rows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import resource
+import statistics
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from connection_service.auth import issue_token
+from local.redis_server import RedisServer
+from local.testing import LocalGateway
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+SERVICE_KEY = "bench-internal-service-key"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The service's own limits are raised so that they never refuse benchmark load (they are measured elsewhere);
+# the emulator's API Gateway account connect rate (500/s) is lifted with --connect-rate 0.
+GATEWAY_ENV: dict[str, str | None] = {
+    "JWT_SECRET": SECRET,
+    "INTERNAL_SERVICE_KEY": SERVICE_KEY,
+    "MAX_CONNECTIONS_PER_TENANT": "1000000",
+    "MAX_CONNECTIONS_PER_USER": "1000000",
+    "CONNECT_RATE_LIMIT_PER_MINUTE": "100000000",
+    "MESSAGE_RATE_LIMIT_PER_SECOND": "1000",
+    "MESSAGE_RATE_LIMIT_BURST": "1000",
+}
+
+
+@dataclass
+class Row:
+    """One figure of the report: measured value next to its DESIGN §11 target."""
+
+    scenario: str
+    metric: str
+    value: float | None
+    unit: str
+    target: str = ""
+    verdict: str = "INFO"  # PASS | MISS | INFO
+    note: str = ""
+
+    @staticmethod
+    def check(
+        scenario: str, metric: str, value: float | None, unit: str, target: str, ok: bool | None, note: str = ""
+    ) -> Row:
+        verdict = "INFO" if ok is None else ("PASS" if ok else "MISS")
+        return Row(scenario, metric, value, unit, target, verdict, note)
+
+
+@dataclass
+class Outcome:
+    """What a scenario returns: its rows, free-form details (for the JSON) and warnings."""
+
+    rows: list[Row] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max/mean in milliseconds of durations given in seconds."""
+    if not values:
+        return {}
+    return {
+        "p50": percentile(values, 50) * 1000,
+        "p95": percentile(values, 95) * 1000,
+        "p99": percentile(values, 99) * 1000,
+        "max": max(values) * 1000,
+        "mean": statistics.fmean(values) * 1000,
+    }
+
+
+def raise_nofile() -> int:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (children, the gateway, inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kb(pid: int) -> int:
+    """VmRSS of a process in KB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class CpuMeter:
+    """CPU used by this (client) process and by the gateway over a timed section, as shares of one core."""
+
+    def __init__(self, gateway_pid: int) -> None:
+        self.gateway_pid = gateway_pid
+        self.wall = self.client = self.gateway = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._t = time.perf_counter()
+        self._c = time.process_time()
+        self._g = proc_cpu_s(self.gateway_pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t
+        self.client = time.process_time() - self._c
+        self.gateway = proc_cpu_s(self.gateway_pid) - self._g
+
+    def as_dict(self) -> dict[str, float]:
+        wall = self.wall or 1e-9
+        return {"wall_s": self.wall, "client_core_share": self.client / wall, "gateway_core_share": self.gateway / wall}
+
+    def warning(self, what: str) -> str | None:
+        """A note when the one client process, not the gateway, was the likely limit."""
+        share = self.client / (self.wall or 1e-9)
+        if share >= 0.85:
+            return (
+                f"{what}: the client process used {share:.0%} of a core (gateway {self.gateway / self.wall:.0%}) on "
+                f"a {os.cpu_count()}-core machine: one client process is near its limit, so this figure is a "
+                "lower bound for the gateway, not its ceiling"
+            )
+        return None
+
+
+def token(tenant: str, user: str) -> str:
+    return issue_token(SECRET, tenant, user, 3600, time.time())
+
+
+@contextlib.contextmanager
+def stack(
+    *, log_level: str = "WARNING", redis_url: str | None = None, extra_env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """A gateway (this repo's template.yaml) on a fresh Redis (or ``redis_url``); all stopped on exit, error or
+    Ctrl-C."""
+    with contextlib.ExitStack() as exits:
+        if redis_url is None:
+            redis_url = exits.enter_context(RedisServer()).url
+        env = dict(GATEWAY_ENV)
+        env["REDIS_URL"] = redis_url
+        env.update(extra_env or {})
+        args = ["--schedules", "off", "--connect-rate", "0", "--log-level", log_level]
+        gateway = exits.enter_context(LocalGateway(ROOT / "template.yaml", env=env, cwd=ROOT, args=args))
+        yield Stack(redis_url, gateway)
+
+
+@dataclass
+class Stack:
+    redis_url: str
+    gateway: LocalGateway
+
+    @property
+    def pid(self) -> int:
+        assert self.gateway.process is not None
+        return self.gateway.process.pid
+
+
+async def connect(url: str, tok: str, *, hello: bool = True, timeout: float = 30.0) -> ClientConnection:
+    """Open a dashboard socket with a token; with ``hello``, return once ``authenticated`` arrived."""
+    ws = await websockets.connect(
+        f"{url}?token={tok}", compression=None, ping_interval=None, open_timeout=timeout, max_queue=None
+    )
+    if hello:
+        try:
+            await ws.send('{"action":"hello","requestId":"h"}')
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                if frame.get("event") == "authenticated":
+                    break
+                if frame.get("event") == "error":
+                    raise RuntimeError(f"hello refused: {frame}")
+        except BaseException:
+            await ws.close()
+            raise
+    return ws
+
+
+@dataclass
+class Opened:
+    sockets: list[ClientConnection]
+    latencies: list[float]
+    errors: list[str]
+    elapsed: float
+
+
+async def open_many(url: str, tokens: Sequence[str], in_flight: int, *, hello: bool = True) -> Opened:
+    """Open one socket per token, at most ``in_flight`` handshakes at once; time each token→authenticated."""
+    gate = asyncio.Semaphore(in_flight)
+    sockets: list[ClientConnection] = []
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def one(tok: str) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                ws = await connect(url, tok, hello=hello)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                return
+            latencies.append(time.perf_counter() - started)
+            sockets.append(ws)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in tokens))
+    return Opened(sockets, latencies, errors, time.perf_counter() - started)
+
+
+async def close_all(sockets: Sequence[ClientConnection], batch: int = 200) -> None:
+    for i in range(0, len(sockets), batch):
+        await asyncio.gather(*(ws.close() for ws in sockets[i : i + batch]), return_exceptions=True)

@@ -1,0 +1,48 @@
+"""Scenario 1: N connections, ``in_flight`` at a time, token → ``authenticated`` (the client sends hello)."""
+
+from __future__ import annotations
+
+from .common import CpuMeter, Outcome, Row, close_all, open_many, stack, summary_ms, token
+
+TARGET_RATE = 1250.0
+TARGET_P99_MS = 50.0
+
+
+async def run(connections: int, in_flight: int) -> Outcome:
+    out = Outcome()
+    with stack() as st:
+        url = st.gateway.ws_url
+        # Warm-up: the first $connect / $default invocations import the handlers and open their Redis pools.
+        warm = await open_many(url, [token("bench-warm", f"w{i}") for i in range(in_flight)], in_flight)
+        await close_all(warm.sockets)
+        tokens = [token("bench-connect", f"user-{i}") for i in range(connections)]
+        with CpuMeter(st.pid) as cpu:
+            opened = await open_many(url, tokens, in_flight)
+        try:
+            ok = len(opened.latencies)
+            rate = ok / opened.elapsed
+            lat = summary_ms(opened.latencies)
+            s = "connect"
+            out.rows += [
+                Row.check(s, f"connections/s ({in_flight} in flight)", rate, "conn/s", f">= {TARGET_RATE:,.0f}",
+                          rate >= TARGET_RATE),
+                Row.check(s, "latency p50", lat.get("p50"), "ms", "", None),
+                Row.check(s, "latency p95", lat.get("p95"), "ms", "", None),
+                Row.check(s, "latency p99", lat.get("p99"), "ms", f"< {TARGET_P99_MS:.0f} ms",
+                          bool(lat) and lat["p99"] < TARGET_P99_MS),
+                Row.check(s, "failed connects", float(len(opened.errors)), "", "0", not opened.errors),
+            ]  # fmt: skip
+            out.details = {
+                "connections": connections,
+                "in_flight": in_flight,
+                "succeeded": ok,
+                "elapsed_s": opened.elapsed,
+                "latency_ms": lat,
+                "errors": opened.errors[:20],
+                "cpu": cpu.as_dict(),
+            }
+            if note := cpu.warning("connect"):
+                out.warnings.append(note)
+        finally:
+            await close_all(opened.sockets)
+    return out

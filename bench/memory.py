@@ -1,0 +1,75 @@
+"""Scenario 3: N idle connections; the gateway's RSS growth per connection (VmRSS before and after)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from .common import CpuMeter, Outcome, Row, close_all, open_many, proc_rss_kb, raise_nofile, stack, token
+
+TARGET_KB = 30.0
+TENANT_SIZE = 1000  # the service's default per-tenant limit: spread the load as real tenants would
+
+
+async def redis_used_kb(url: str) -> float:
+    client = aioredis.Redis.from_url(url, db=1)
+    try:
+        info = await client.info("memory")
+        return float(info["used_memory"]) / 1024
+    finally:
+        await client.aclose()
+
+
+async def run(connections: int, in_flight: int = 50, settle_s: float = 2.0) -> Outcome:
+    out = Outcome()
+    limit = raise_nofile()
+    if connections + 500 > limit:  # the client and the gateway (which inherits the limit) each hold one per socket
+        out.warnings.append(
+            f"memory: RLIMIT_NOFILE is {limit}; {connections:,} connections need ~{connections + 500:,} "
+            "descriptors in the client and in the gateway: expect failures"
+        )
+    with stack() as st:
+        url = st.gateway.ws_url
+        warm = await open_many(url, [token("bench-warm", f"w{i}") for i in range(200)], in_flight)
+        await close_all(warm.sockets)
+        await asyncio.sleep(settle_s)
+        before = proc_rss_kb(st.pid)
+        redis_before = await redis_used_kb(st.redis_url)
+        tokens = [token(f"bench-idle-{i // TENANT_SIZE}", f"user-{i}") for i in range(connections)]
+        with CpuMeter(st.pid) as cpu:
+            opened = await open_many(url, tokens, in_flight)
+        try:
+            await asyncio.sleep(settle_s)
+            after = proc_rss_kb(st.pid)
+            redis_after = await redis_used_kb(st.redis_url)
+            held = len(opened.sockets)
+            per_conn = (after - before) / held if held else None
+            s = "idle memory"
+            out.rows += [
+                Row.check(s, f"idle connections held (asked {connections:,})", float(held), "conn",
+                          ">= 10,000 on one gateway", held >= 10_000 if connections >= 10_000 else None, "" if connections >= 10_000 else
+                          "run with --idle-connections 10000 to check the 10,000 target"),
+                Row.check(s, "gateway RSS growth per idle connection", per_conn, "KB", f"<= {TARGET_KB:.0f} KB",
+                          per_conn is not None and per_conn <= TARGET_KB),
+                Row.check(s, "Redis memory per connection", (redis_after - redis_before) / max(held, 1), "KB", "",
+                          None),
+                Row.check(s, "gateway RSS with them open", after / 1024, "MB", "", None),
+            ]  # fmt: skip
+            out.details = {
+                "asked": connections,
+                "held": held,
+                "errors": opened.errors[:20],
+                "error_count": len(opened.errors),
+                "rss_before_kb": before,
+                "rss_after_kb": after,
+                "per_connection_kb": per_conn,
+                "redis_used_kb_before": redis_before,
+                "redis_used_kb_after": redis_after,
+                "rlimit_nofile": limit,
+                "open_rate_per_s": held / opened.elapsed,
+                "cpu": cpu.as_dict(),
+            }
+        finally:
+            await close_all(opened.sockets)
+    return out
