@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     redis_socket_timeout_s: float = 2.0
 
     websocket_api_endpoint: str = ""
+    aws_region: str = ""
     aws_endpoint_url: str = ""
     aws_endpoint_url_apigatewaymanagementapi: str = ""
     localstack_hostname: str = ""

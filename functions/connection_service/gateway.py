@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ConnectionGone, DeliveryFailed
+from .poster import SignedPoster
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -26,10 +27,14 @@ def management_endpoint(settings: Settings) -> str | None:
 
 class ManagementApi:
     """``post``/``get``/``delete`` a connection. Raises :class:`ConnectionGone` for a 410 and
-    :class:`DeliveryFailed` once botocore's retries (throttling, 5xx; backoff with jitter) are spent."""
+    :class:`DeliveryFailed` once the retries (throttling, 5xx; backoff with jitter) are spent.
 
-    def __init__(self, client: Any) -> None:
+    ``post`` goes through a :class:`~.poster.SignedPoster` when one is given (the fan-out's hot path), else
+    through the boto3 client, which always serves ``get`` and ``delete``."""
+
+    def __init__(self, client: Any, poster: SignedPoster | None = None) -> None:
         self._client = client
+        self._poster = poster
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ManagementApi:
@@ -48,10 +53,21 @@ class ManagementApi:
                 return cls(Session().client("apigatewaymanagementapi", config=config))
             except ImportError:
                 pass
-        return cls(boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config))
+        client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+        poster = None
+        if endpoint:
+            session = boto3.DEFAULT_SESSION or boto3.Session()
+            credentials = session.get_credentials()
+            region = settings.aws_region or session.region_name or client.meta.region_name
+            if credentials is not None and region:
+                poster = SignedPoster(endpoint, credentials, region, max(10, settings.fanout_concurrency))
+        return cls(client, poster)
 
     def post(self, connection_id: str, data: bytes) -> None:
-        self._call("post_to_connection", ConnectionId=connection_id, Data=data)
+        if self._poster is not None:
+            self._poster.post(connection_id, data)
+        else:
+            self._call("post_to_connection", ConnectionId=connection_id, Data=data)
 
     def delete(self, connection_id: str) -> None:
         self._call("delete_connection", ConnectionId=connection_id)

@@ -180,3 +180,28 @@ def test_the_http_handler_works_on_a_thread_whose_event_loop_was_closed() -> Non
     answer = http("GET", "/health/", key=None)
 
     assert answer["statusCode"] == 200
+
+
+def test_a_transient_delivery_failure_is_retried_not_lost(
+    token: Callable[..., str], connections_api: ConnectionsApi
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    connections_api.failures.append(503)
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["json"]["delivered"] == 1 and answer["json"]["failed"] == 0
+    assert [f["event"] for f in connections_api.frames("AAAAAAAAAAAAAAA=")] == ["call_incoming"]
+
+
+def test_a_delivery_that_keeps_failing_is_counted_as_failed_and_the_connection_kept(
+    token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    connections_api.failures.append(403)
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["statusCode"] == 202
+    assert answer["json"]["delivered"] == 0 and answer["json"]["failed"] == 1 and answer["json"]["pruned"] == 0
+    assert store.zrange("{t:tenant-a}:conns", 0, -1) == ["AAAAAAAAAAAAAAA="]

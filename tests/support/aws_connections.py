@@ -19,6 +19,8 @@ class ConnectionsApi:
         self.posted: dict[str, list[dict[str, object]]] = defaultdict(list)
         self.deleted: list[str] = []
         self.gone: set[str] = set()
+        self.failures: list[int] = []  # statuses to answer next, in order, before behaving normally
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, raw path, headers
         self._lock = threading.Lock()
         api = self
 
@@ -43,6 +45,11 @@ class ConnectionsApi:
             def do_POST(self) -> None:
                 connection_id = self._connection_id()
                 data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with api._lock:
+                    api.requests.append(("POST", self.path, dict(self.headers.items())))
+                    failure = api.failures.pop(0) if api.failures else None
+                if failure is not None:
+                    return self._answer(failure, b"{}", {"x-amzn-ErrorType": "InjectedFailure"})
                 if connection_id in api.gone:
                     return self._gone()
                 with api._lock:
@@ -69,6 +76,8 @@ class ConnectionsApi:
             self.posted.clear()
             self.deleted.clear()
             self.gone.clear()
+            self.failures.clear()
+            self.requests.clear()
 
     def frames(self, connection_id: str) -> list[dict[str, object]]:
         with self._lock:
