@@ -25,16 +25,24 @@ if TYPE_CHECKING:
 Clock = Callable[[], float]
 
 
+REDIS_POOL_SIZE = 64
+
+
 def redis_client(settings: Settings, db: int) -> redis.Redis:
-    return redis.Redis.from_url(
+    """A client whose pool waits for a free connection (up to the socket timeout) rather than failing when every
+    connection is busy: a host that runs many invocations at once in one process (the local gateway) must not
+    turn a burst into 503s."""
+    pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         db=db,
         decode_responses=True,
         socket_timeout=settings.redis_socket_timeout_s,
         socket_connect_timeout=settings.redis_socket_timeout_s,
         health_check_interval=30,
-        max_connections=max(16, settings.fanout_concurrency * 2),
+        max_connections=REDIS_POOL_SIZE,
+        timeout=settings.redis_socket_timeout_s,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 class Runtime:

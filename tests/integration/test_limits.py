@@ -108,3 +108,17 @@ def test_messages_beyond_the_bucket_are_rate_limited_and_a_flooder_is_closed(
 
     assert connections_api.deleted == ["flooder-0000001="]
     assert not store.exists("conn:flooder-0000001=")
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_a_burst_of_concurrent_connects_in_one_process_waits_for_redis_connections_instead_of_failing(
+    monkeypatch: pytest.MonkeyPatch, token: Callable[..., str], store: redis.Redis
+) -> None:
+    configure(monkeypatch, MAX_CONNECTIONS_PER_USER=0, MAX_CONNECTIONS_PER_TENANT=0, CONNECT_RATE_LIMIT_PER_MINUTE=0)
+    tokens = [token("tenant-a", f"user-{i}") for i in range(150)]
+
+    with ThreadPoolExecutor(max_workers=150) as pool:
+        statuses = list(pool.map(lambda i: connect_as(tokens[i], f"burst-{i:010d}="), range(150)))
+
+    assert statuses == [200] * 150
+    assert store.zcard("{t:tenant-a}:conns") == 150
