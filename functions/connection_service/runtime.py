@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from .auth import TokenVerifier
 from .config import Settings, get_settings
 from .eventlog import EventLog
 from .registry import ConnectionLimits, Registry
 
 if TYPE_CHECKING:
+    from .auth import TokenVerifier
     from .fanout import Broadcaster
     from .gateway import ManagementApi
 
@@ -75,6 +75,8 @@ class Runtime:
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:
+        from .auth import TokenVerifier  # only the connect function verifies tokens
+
         return TokenVerifier(self.settings)
 
     @functools.cached_property
