@@ -53,7 +53,9 @@ class ManagementApi:
                 return cls(Session().client("apigatewaymanagementapi", config=config))
             except ImportError:
                 pass
-        client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+        client = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint, region_name=settings.aws_region or None, config=config
+        )
         poster = None
         if endpoint:
             session = boto3.DEFAULT_SESSION or boto3.Session()

@@ -52,3 +52,17 @@ def test_inside_localstack_posts_go_to_the_edge_url(connections_api: Connections
     api.post("L0SM9cOFvHcCIhw=", b'{"event":"pong"}')
 
     assert connections_api.frames("L0SM9cOFvHcCIhw=") == [{"event": "pong"}]
+
+
+def test_the_region_lambda_sets_is_enough(monkeypatch: pytest.MonkeyPatch, connections_api: ConnectionsApi) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    api = ManagementApi.from_settings(settings(websocket_api_endpoint=connections_api.endpoint, aws_region="eu-west-1"))
+
+    api.post("L0SM9cOFvHcCIhw=", b'{"event":"a"}')
+    api.delete("L0SM9cOFvHcCIhw=")
+
+    assert connections_api.frames("L0SM9cOFvHcCIhw=") == [{"event": "a"}]
+    assert connections_api.deleted == ["L0SM9cOFvHcCIhw="]
+    assert "/eu-west-1/execute-api/" in connections_api.requests[0][2]["Authorization"]
