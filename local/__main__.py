@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -204,7 +205,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         server = LocalGatewayServer(config_from_args(args))
-    except (TemplateError, OSError, ValueError) as error:
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            print(
+                f"python -m local: {args.host}:{args.port} is already in use (another gateway?): "
+                "choose another port with --port (make run PORT=...)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"python -m local: {error}", file=sys.stderr)
+        return 2
+    except (TemplateError, ValueError) as error:
         print(f"python -m local: {error}", file=sys.stderr)
         return 2
     runner = _loop_runner(prefer_uvloop=not args.no_uvloop)

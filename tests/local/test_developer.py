@@ -118,3 +118,26 @@ def test_unsupported_features_are_named_at_startup(tmp_path: Path) -> None:
         logs = gateway.logs
     assert "NOT EMULATED: Route: integration type MOCK is not emulated (AWS_PROXY only)" in logs
     assert "NOT EMULATED: Table (AWS::DynamoDB::Table) is not emulated" in logs
+
+
+def test_a_port_in_use_is_a_clear_startup_error() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.local.conftest import MINIMAL
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "local", "--template", str(MINIMAL), "--port", str(port), "--redis", "off"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert run.returncode == 2
+    assert f"127.0.0.1:{port} is already in use" in run.stderr
