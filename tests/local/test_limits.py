@@ -107,16 +107,19 @@ async def test_idle_connection_is_closed_1001_and_disconnect_runs(
 async def test_integration_timeout_sends_endpoint_request_timed_out(short_lived: LocalGateway) -> None:
     async with websockets.connect(short_lived.ws_url) as ws:
         connection_id = await connection_id_of(ws)
-        await ws.send(json.dumps({"action": "echo", "sleep": 1.5}))
+        await ws.send(json.dumps({"action": "echo", "hold": True}))
         reply = json.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "echo", "release": True}))
     assert reply["message"] == "Endpoint request timed out"
     assert reply["connectionId"] == connection_id
 
 
 async def test_connect_timeout_is_502(short_lived: LocalGateway) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        async with websockets.connect(short_lived.ws_url + "?slow=1.5"):
+        async with websockets.connect(short_lived.ws_url + "?hold"):
             pass
+    async with websockets.connect(short_lived.ws_url + "?release"):
+        pass
     assert refused.value.response.status_code == 502
 
 

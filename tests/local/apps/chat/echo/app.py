@@ -1,12 +1,18 @@
 import json
 import os
-import time
+import threading
+
+# A "hold" invocation runs until a later "release" one (the test's) lets it finish: a slow function on demand.
+RELEASED = threading.Event()
 
 
 def lambda_handler(event, context):
     body = json.loads(event["body"])
-    if body.get("sleep"):
-        time.sleep(float(body["sleep"]))
+    if body.get("hold"):
+        RELEASED.clear()
+        RELEASED.wait(60)
+    if body.get("release"):
+        RELEASED.set()
     if body.get("raise"):
         raise ValueError("echo was asked to fail")
     env = {name: os.environ.get(name) for name in body.get("env", [])}

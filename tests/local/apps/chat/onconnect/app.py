@@ -1,6 +1,6 @@
 import json
 import os
-import time
+import threading
 
 import boto3
 
@@ -11,6 +11,10 @@ def record(event, **extra):
         line = {"function": os.environ["FUNCTION_TAG"], "event": event, **extra}
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
+
+
+# A "hold" connect runs until a later "release" connect (the test's) lets it finish: a slow $connect on demand.
+RELEASED = threading.Event()
 
 
 def lambda_handler(event, context):
@@ -24,8 +28,11 @@ def lambda_handler(event, context):
         except client.exceptions.GoneException:
             extra["selfpost"] = "GoneException"
     record(event, **extra)
-    if "slow" in query:
-        time.sleep(float(query["slow"]))
+    if "hold" in query:
+        RELEASED.clear()
+        RELEASED.wait(60)
+    if "release" in query:
+        RELEASED.set()
     if "boom" in query:
         raise RuntimeError("connect exploded")
     if "reject" in query:
