@@ -59,11 +59,11 @@ Frame = dict[str, Any] | bytes
 Action = Callable[[Caller, ClientFrame], list[Frame]]
 
 
-def _identifier(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
+def _identifier(value: object, name: str) -> str:
+    """An id from the client's data: a non-empty string of at most MAX_ID_LENGTH characters, valid Unicode."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
         raise BadRequest(f"data.{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
-    return value
+    return _unicode(value, name)
 
 
 class MessageService:
@@ -139,7 +139,7 @@ class MessageService:
         conversations = frame.data.get("conversations", [])
         if not isinstance(conversations, list) or len(conversations) > 100:
             raise BadRequest("data.conversations must be a list of at most 100 conversation ids")
-        wanted = [_identifier({"conversationId": c}, "conversationId") for c in conversations]
+        wanted = [_identifier(c, "conversationId") for c in conversations]
         last_event_id = frame.data.get("lastEventId")
         if last_event_id is not None and (not isinstance(last_event_id, str) or not _EVENT_ID.match(last_event_id)):
             raise BadRequest("data.lastEventId must be an event id such as '1700000000000-0'")
@@ -178,13 +178,13 @@ class MessageService:
         return [event_frame("pong", {"serverTime": int(self._clock() * 1000)}, frame.request_id)]
 
     def _subscribe(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
-        conversation_id = _identifier(frame.data, "conversationId")
+        conversation_id = _identifier(frame.data.get("conversationId"), "conversationId")
         if not self._registry.subscribe(caller.tenant_id, caller.connection_id, conversation_id, self._clock()):
             raise BadRequest("too many subscriptions on this connection")
         return [event_frame("ack", {"action": frame.action, "conversationId": conversation_id}, frame.request_id)]
 
     def _unsubscribe(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
-        conversation_id = _identifier(frame.data, "conversationId")
+        conversation_id = _identifier(frame.data.get("conversationId"), "conversationId")
         self._registry.unsubscribe(caller.tenant_id, caller.connection_id, conversation_id)
         return [event_frame("ack", {"action": frame.action, "conversationId": conversation_id}, frame.request_id)]
 
@@ -241,19 +241,19 @@ class UserActions:
             service.register(name, action)
 
     def _takeover(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
-        conversation_id = _unicode(_identifier(frame.data, "conversationId"), "conversationId")
+        conversation_id = _identifier(frame.data.get("conversationId"), "conversationId")
         result = self._upstream().takeover_conversation(self._identity(caller, frame), conversation_id)
         self._announce(caller, frame, "conversation_taken_over", {"conversationId": conversation_id})
         return [self._ack(frame, result)]
 
     def _send_message(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
-        conversation_id = _unicode(_identifier(frame.data, "conversationId"), "conversationId")
+        conversation_id = _identifier(frame.data.get("conversationId"), "conversationId")
         body = _text(frame.data, "body", MAX_SMS_BODY, printable=False)
         result = self._upstream().send_message(self._identity(caller, frame), conversation_id, body)
         return [self._ack(frame, result)]  # message_sent comes from as-call-service / twilio-server
 
     def _update_lead_status(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
-        lead_id = _unicode(_identifier(frame.data, "leadId"), "leadId")
+        lead_id = _identifier(frame.data.get("leadId"), "leadId")
         status = _text(frame.data, "status", MAX_LEAD_STATUS, printable=True)
         result = self._upstream().update_lead_status(self._identity(caller, frame), lead_id, status)
         self._announce(caller, frame, "lead_status_updated", {"leadId": lead_id, "status": status})

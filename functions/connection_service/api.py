@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .errors import (
     BadRequest,
     InvalidEvent,
+    MethodNotAllowed,
     NotFound,
     ServiceError,
     Unauthorized,
@@ -26,13 +27,15 @@ from .errors import (
     error_body,
     error_headers,
 )
-from .fanout import Broadcast, Broadcaster
+from .fanout import Broadcast
 from .runtime import Runtime
 from .status import ConnectionsStatus, detailed_health
 
 log = logging.getLogger(__name__)
 
-TenantId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^{}]+$")]
+TENANT_PATTERN = r"^[^{}]+$"  # a tenant id may not break out of its Redis hash tag
+TenantId = Annotated[str, Field(min_length=1, max_length=128, pattern=TENANT_PATTERN)]
+TenantPath = Annotated[str, Path(min_length=1, max_length=128, pattern=TENANT_PATTERN)]
 ConversationId = Annotated[str, Field(min_length=1, max_length=128)]
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -103,8 +106,8 @@ def error_response(exc: BaseException) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 
-def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadcaster]) -> FastAPI:
-    """The app; ``runtime`` and ``broadcaster`` are called on first use (cold start), not at import."""
+def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
+    """The app; ``runtime`` is called on first use (cold start), not at import."""
     app = FastAPI(
         title="as-connection-service internal API",
         description="Broadcast events to NeverMissCall dashboards and inspect live connections.",
@@ -132,9 +135,7 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
         if status == 404:
             mapped = NotFound(f"no route {request.method} {request.url.path}")
         elif status == 405:
-            mapped = BadRequest(f"method {request.method} not allowed on {request.url.path}")
-            mapped.status = 405
-            mapped.code = "method_not_allowed"
+            mapped = MethodNotAllowed(f"method {request.method} not allowed on {request.url.path}")
         else:
             mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
             mapped.status = status
@@ -150,7 +151,7 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
     secured = APIRouter(dependencies=[Depends(require_service_key)])
 
     def send(request: Broadcast) -> BroadcastAnswer:
-        return BroadcastAnswer(**broadcaster().broadcast(request).as_dict())
+        return BroadcastAnswer(**runtime().broadcaster.broadcast(request).as_dict())
 
     @secured.post("/broadcast/", status_code=202, response_model=BroadcastAnswer)
     def broadcast(body: BroadcastBody) -> BroadcastAnswer:
@@ -159,7 +160,7 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
 
     @secured.post("/broadcast/tenant/{tenant_id}", status_code=202, response_model=BroadcastAnswer)
     def broadcast_tenant(
-        tenant_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}]+$")],
+        tenant_id: TenantPath,
         body: TenantBroadcastBody,
     ) -> BroadcastAnswer:
         return send(Broadcast(body.event, tenant_id, body.data, None, body.eventId))
@@ -182,7 +183,7 @@ def create_app(runtime: Callable[[], Runtime], broadcaster: Callable[[], Broadca
 
     @secured.get("/connections/tenant/{tenant_id}", response_model=TenantConnectionsAnswer)
     def tenant_connections(
-        tenant_id: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^{}]+$")],
+        tenant_id: TenantPath,
     ) -> dict[str, Any]:
         """The tenant's live connections, oldest first; an unknown tenant has none."""
         return connections_status().tenant(tenant_id)

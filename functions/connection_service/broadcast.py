@@ -18,7 +18,6 @@ raised, so a synchronous invoker gets no stack trace: invoke with ``RequestRespo
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any, Protocol
 
@@ -35,7 +34,6 @@ from .status import DashboardStatusSender
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=1)
 def broadcaster() -> Broadcaster:
     return runtime.current().broadcaster
 
@@ -46,7 +44,7 @@ def dashboard_status() -> DashboardStatusSender:
     return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
-app = create_app(runtime.current, broadcaster)
+app = create_app(runtime.current)
 _http = Mangum(app, lifespan="off")
 
 

@@ -106,7 +106,3 @@ class ConnectionService:
         )
         log.info("connected %s tenant=%s user=%s", event.connection_id, identity.tenant_id, identity.user_id)
         return identity
-
-    def disconnect(self, connection_id: str) -> bool:
-        """Forget the connection; idempotent."""
-        return self._registry.unregister(connection_id)

@@ -51,6 +51,12 @@ class NotFound(ServiceError):
     public_message = "not found"
 
 
+class MethodNotAllowed(ServiceError):
+    code = "method_not_allowed"
+    status = 405
+    public_message = "method not allowed"
+
+
 class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
     status = 413

@@ -68,17 +68,14 @@ class Replay:
     entries: list[Entry]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _entry(entry_id: Any, fields: list[Any]) -> Entry:
-    values = {_text(fields[i]): _text(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
-    return Entry(id=_text(entry_id), body=values["e"], conversation_id=values.get("c", ""))
+    values = {str(fields[i]): str(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
+    return Entry(id=str(entry_id), body=values["e"], conversation_id=values.get("c", ""))
 
 
 class EventLog:
-    """Per-tenant streams. Methods raise redis errors on Redis failure (mapped by the caller)."""
+    """Per-tenant streams. Methods raise redis errors on Redis failure (mapped by the caller).
+    The client must decode responses (``decode_responses=True``), as the runtime's clients do."""
 
     def __init__(self, client: redis.Redis, *, max_len: int, retention_s: int, idempotency_ttl_s: int) -> None:
         self._redis = client
@@ -106,7 +103,7 @@ class EventLog:
             keys=[keys.events(tenant_id), keys.idempotency(tenant_id, event_id or "")],
             args=[event_id or "", entry, self._max_len, self._idempotency_ttl_s, min_id, conversation_id],
         )
-        return Appended(id=_text(outcome[0]), duplicate=bool(int(outcome[1])))
+        return Appended(id=str(outcome[0]), duplicate=bool(int(outcome[1])))
 
     def since(self, tenant_id: str, last_id: str, until_id: str = "+", limit: int = 1000) -> Replay:
         """Entries after ``last_id`` (exclusive) up to ``until_id`` (inclusive), oldest first."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from .errors import ConnectionGone, DeliveryFailed, PayloadTooLarge
 from .eventlog import Entry, EventLog
 from .events import validate_event
 from .gateway import ManagementApi
+from .protocol import iso_time
 from .registry import Registry
 from .runtime import Clock
 
@@ -39,17 +40,19 @@ class BroadcastResult:
     duplicate: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "delivered": self.delivered,
-            "failed": self.failed,
-            "pruned": self.pruned,
-            "duplicate": self.duplicate,
-        }
+        return dataclasses.asdict(self)
 
 
-def _iso(now: float) -> str:
-    return datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def event_body(
+    event: str, tenant_id: str, data: dict[str, Any], occurred_at: str, conversation_id: str | None = None
+) -> str:
+    """A service event as JSON, without its ``id``: what the log stores and, with the id put first, what is sent."""
+    document: dict[str, Any] = {"event": event, "tenantId": tenant_id}
+    if conversation_id is not None:
+        document["conversationId"] = conversation_id
+    document["occurredAt"] = occurred_at
+    document["data"] = data
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 class Broadcaster:
@@ -77,12 +80,7 @@ class Broadcaster:
         """
         data = validate_event(request.event, request.data)
         now = self._clock()
-        document: dict[str, Any] = {"event": request.event, "tenantId": request.tenant_id}
-        if request.conversation_id is not None:
-            document["conversationId"] = request.conversation_id
-        document["occurredAt"] = _iso(now)
-        document["data"] = data
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        body = event_body(request.event, request.tenant_id, data, iso_time(now), request.conversation_id)
         # The delivered frame adds '"id":"<stream id>",' (at most ~50 bytes) to the stored document.
         if len(body.encode()) + 50 > self._max_frame_bytes:
             raise PayloadTooLarge(f"the event frame exceeds {self._max_frame_bytes} bytes")

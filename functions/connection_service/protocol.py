@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from .errors import BadRequest, ServiceError
@@ -70,6 +71,12 @@ def event_frame(event: str, data: dict[str, Any], request_id: str | None = None)
 
 def error_frame(error: ServiceError, request_id: str | None = None) -> dict[str, Any]:
     return event_frame("error", {"code": error.code, "message": error.message}, request_id)
+
+
+def iso_time(timestamp: float) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``: the one timestamp format on the wire and in the internal API."""
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def encode(frame: dict[str, Any]) -> bytes:

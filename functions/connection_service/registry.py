@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
@@ -162,12 +161,9 @@ class ConnectionInfo:
     subscriptions: list[str]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class Registry:
-    """Connection state in Redis. Methods raise redis errors on Redis failure (mapped by the caller)."""
+    """Connection state in Redis. Methods raise redis errors on Redis failure (mapped by the caller).
+    The client must decode responses (``decode_responses=True``), as the runtime's clients do."""
 
     def __init__(self, client: redis.Redis, *, connection_ttl_s: int, limits: ConnectionLimits) -> None:
         self._redis = client
@@ -183,7 +179,7 @@ class Registry:
         self._prune = client.register_script(_PRUNE)
 
     def register(self, connection_id: str, tenant_id: str, user_id: str, source_ip: str, now: float) -> None:
-        """Register a connection; raises :class:`RateLimited` or :class:`Forbidden`-free limit errors (429)."""
+        """Register a connection; raises :class:`RateLimited` (429) for the connect rate and the connection limits."""
         expires_at = int(now) + self._ttl
         window = int(now) // CONNECT_RATE_WINDOW_S
         outcome = self._register(
@@ -203,7 +199,7 @@ class Registry:
                 CONNECT_RATE_WINDOW_S,
             ],
         )
-        verdict = _text(outcome[0])
+        verdict = str(outcome[0])
         if verdict == "rate":
             raise RateLimited("too many connection attempts", retry_after=max(1, int(outcome[1])))
         if verdict == "tenant_limit":
@@ -225,11 +221,11 @@ class Registry:
         if not found:
             return None
         return Touch(
-            tenant_id=_text(found[0]),
-            user_id=_text(found[1]),
+            tenant_id=str(found[0]),
+            user_id=str(found[1]),
             allowed=bool(int(found[2])),
             strikes=int(found[3]),
-            connected_at=float(_text(found[4])) if found[4] else now,
+            connected_at=float(str(found[4])) if found[4] else now,
         )
 
     def unregister(self, connection_id: str) -> bool:
@@ -237,7 +233,7 @@ class Registry:
         owner = self._forget(keys=[keys.connection(connection_id)])
         if not owner:
             return False
-        tenant_id, user_id = _text(owner[0]), _text(owner[1])
+        tenant_id, user_id = str(owner[0]), str(owner[1])
         self._unregister(
             keys=[
                 keys.tenant_connections(tenant_id),
@@ -282,7 +278,7 @@ class Registry:
         script_keys = [keys.tenant_connections(tenant_id)]
         if conversation_id is not None:
             script_keys.append(keys.conversation(tenant_id, conversation_id))
-        return [_text(member) for member in self._recipients(keys=script_keys, args=[now])]
+        return [str(member) for member in self._recipients(keys=script_keys, args=[now])]
 
     def prune(self, tenant_id: str, connection_ids: Sequence[str]) -> None:
         """Forget connections the gateway reported gone (410)."""
@@ -309,7 +305,7 @@ class Registry:
         answers = pipe.execute()
         infos = []
         for index, cid in enumerate(ids):
-            fields = {_text(k): _text(v) for k, v in answers[2 * index].items()}
+            fields = {str(k): str(v) for k, v in answers[2 * index].items()}
             if not fields:
                 continue
             infos.append(
@@ -318,7 +314,7 @@ class Registry:
                     user_id=fields.get("userId", ""),
                     connected_at=float(fields.get("connectedAt", 0)),
                     last_seen_at=float(fields.get("lastSeenAt", 0)),
-                    subscriptions=sorted(_text(s) for s in answers[2 * index + 1]),
+                    subscriptions=sorted(str(s) for s in answers[2 * index + 1]),
                 )
             )
         return infos
@@ -329,7 +325,7 @@ class Registry:
         Prunes expired members of each tenant's connection set and drops tenants left without any.
         Two round trips whatever the number of tenants (two more only when some tenant is dropped).
         """
-        tenants = sorted(_text(t) for t in self._redis.smembers(keys.TENANTS))
+        tenants = sorted(str(t) for t in self._redis.smembers(keys.TENANTS))
         if not tenants:
             return {}
         pipe = self._redis.pipeline(transaction=False)
@@ -340,7 +336,7 @@ class Registry:
         live: dict[str, list[str]] = {}
         empty: list[str] = []
         for index, tenant_id in enumerate(tenants):
-            ids = [_text(member) for member in answers[2 * index + 1]]
+            ids = [str(member) for member in answers[2 * index + 1]]
             if ids:
                 live[tenant_id] = ids
             else:
@@ -371,4 +367,4 @@ class Registry:
         pipe = self._redis.pipeline(transaction=False)
         for cid in connection_ids:
             pipe.hget(keys.connection(cid), "userId")
-        return [None if user is None else _text(user) for user in pipe.execute()]
+        return [None if user is None else str(user) for user in pipe.execute()]

@@ -6,16 +6,17 @@ number of round trips whatever the number of tenants.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .events import validate_event
+from .fanout import event_body
+from .protocol import iso_time
 
 if TYPE_CHECKING:
     import redis
@@ -28,12 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_CHECK_TIMEOUT_S = 2.0
-
-
-def iso_time(timestamp: float) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``: the one timestamp format of the internal API."""
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- connections -------------------------------------------------------------------------------------------
@@ -99,7 +94,7 @@ class DashboardStatusResult:
     pruned: int
 
     def as_dict(self) -> dict[str, int]:
-        return {"tenants": self.tenants, "delivered": self.delivered, "failed": self.failed, "pruned": self.pruned}
+        return dataclasses.asdict(self)
 
 
 class DashboardStatusSender:
@@ -139,8 +134,7 @@ class DashboardStatusSender:
                     "activeUsers": len({users[cid] for cid in ids if users[cid] is not None}),
                 },
             )
-            document = {"event": "dashboard_status", "tenantId": tenant_id, "occurredAt": occurred_at, "data": data}
-            frame = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+            frame = event_body("dashboard_status", tenant_id, data, occurred_at).encode()
             delivered, failed, gone = self._broadcaster.deliver(frame, ids)
             self._registry.prune(tenant_id, gone)
             return delivered, failed, len(gone)

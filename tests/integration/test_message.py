@@ -165,3 +165,10 @@ def test_disconnect_with_redis_down_answers_503_without_raising(monkeypatch: pyt
     reset_cold_start()
 
     assert disconnect.handler(load_event("websocket_disconnect"), LambdaContext())["statusCode"] == 503
+
+
+def test_an_id_that_is_not_valid_unicode_is_a_bad_request(connected: str, connections_api: ConnectionsApi) -> None:
+    send('{"action":"subscribe_conversation","requestId":"s","data":{"conversationId":"\\ud800"}}')
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "error" and reply["data"]["code"] == "bad_request"  # type: ignore[index]
