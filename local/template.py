@@ -479,36 +479,30 @@ class _Builder:
             if expression is None:
                 self.warnings.append(f"{logical_id}: event-pattern rules are not emulated")
                 continue
-            enabled = str(self.resolver.resolve(props.get("State", "ENABLED"))) == "ENABLED"
+            arn = f"arn:aws:events:{region}:{account}:rule/{logical_id}"
             for target in props.get("Targets") or []:
-                function = self._function_of_uri(target.get("Arn"), logical_id)
-                if function is None:
-                    continue
-                text_input = target.get("Input")
-                schedules.append(
-                    ScheduleSpec(
-                        name=logical_id,
-                        function=function,
-                        expression=self.resolver.to_string(expression),
-                        enabled=enabled,
-                        input=None if text_input is None else self.resolver.to_string(text_input),
-                        rule_arn=f"arn:aws:events:{region}:{account}:rule/{logical_id}",
-                    )
-                )
+                schedules.extend(self._schedule(logical_id, props, expression, target, arn))
         for logical_id, props in self._of_type("AWS::Scheduler::Schedule"):
-            target = props.get("Target") or {}
-            function = self._function_of_uri(target.get("Arn"), logical_id)
-            if function is None:
-                continue
-            text_input = target.get("Input")
-            schedules.append(
-                ScheduleSpec(
-                    name=logical_id,
-                    function=function,
-                    expression=self.resolver.to_string(props.get("ScheduleExpression", "")),
-                    enabled=str(self.resolver.resolve(props.get("State", "ENABLED"))) == "ENABLED",
-                    input=None if text_input is None else self.resolver.to_string(text_input),
-                    rule_arn=f"arn:aws:scheduler:{region}:{account}:schedule/default/{logical_id}",
-                )
-            )
+            arn = f"arn:aws:scheduler:{region}:{account}:schedule/default/{logical_id}"
+            expression = props.get("ScheduleExpression", "")
+            schedules.extend(self._schedule(logical_id, props, expression, props.get("Target") or {}, arn))
         return schedules
+
+    def _schedule(
+        self, logical_id: str, props: dict[str, Any], expression: Any, target: dict[str, Any], arn: str
+    ) -> list[ScheduleSpec]:
+        """The schedule of one rule target, or none when the target is not a function of the template."""
+        function = self._function_of_uri(target.get("Arn"), logical_id)
+        if function is None:
+            return []
+        text_input = target.get("Input")
+        return [
+            ScheduleSpec(
+                name=logical_id,
+                function=function,
+                expression=self.resolver.to_string(expression),
+                enabled=str(self.resolver.resolve(props.get("State", "ENABLED"))) == "ENABLED",
+                input=None if text_input is None else self.resolver.to_string(text_input),
+                rule_arn=arn,
+            )
+        ]

@@ -89,7 +89,14 @@ class Runtime:
     def broadcaster(self) -> Broadcaster:
         from .fanout import Broadcaster
 
-        return Broadcaster(self.registry, self.event_log, self.gateway, self.clock, self.settings.fanout_concurrency)
+        return Broadcaster(
+            self.registry,
+            self.event_log,
+            self.gateway,
+            self.clock,
+            self.settings.fanout_concurrency,
+            self.settings.max_frame_bytes,
+        )
 
 
 @functools.lru_cache(maxsize=1)

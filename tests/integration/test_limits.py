@@ -21,6 +21,16 @@ def connect_as(token: str, connection_id: str, source_ip: str = "203.0.113.10") 
     return int(connect.handler(event, LambdaContext())["statusCode"])
 
 
+def connect_concurrently(tokens: list[str], workers: int) -> list[int]:
+    """Connect once per token, ``workers`` at a time, each from its own connection id and IP; the statuses."""
+
+    def one(i: int) -> int:
+        return connect_as(tokens[i], f"conn-{i:011d}=", f"10.0.{i // 256}.{i % 256}")
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, range(len(tokens))))
+
+
 def configure(monkeypatch: pytest.MonkeyPatch, **settings: object) -> None:
     for name, value in settings.items():
         monkeypatch.setenv(name, str(value))
@@ -34,8 +44,7 @@ def test_the_tenant_limit_holds_under_concurrent_connects(
     configure(monkeypatch, MAX_CONNECTIONS_PER_TENANT=5, MAX_CONNECTIONS_PER_USER=100, CONNECT_RATE_LIMIT_PER_MINUTE=0)
     tokens = [token("tenant-a", f"user-{i}") for i in range(24)]
 
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(lambda i: connect_as(tokens[i], f"conn-{i:011d}=", f"10.0.0.{i}"), range(24)))
+    statuses = connect_concurrently(tokens, workers=12)
 
     assert statuses.count(200) == 5
     assert statuses.count(429) == 19
@@ -50,8 +59,7 @@ def test_the_user_limit_holds_under_concurrent_connects(
     configure(monkeypatch, MAX_CONNECTIONS_PER_USER=3, CONNECT_RATE_LIMIT_PER_MINUTE=0)
     same_user = token("tenant-a", "user-1")
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        statuses = list(pool.map(lambda i: connect_as(same_user, f"conn-{i:011d}="), range(10)))
+    statuses = connect_concurrently([same_user] * 10, workers=10)
 
     assert statuses.count(200) == 3
     assert store.zcard("{t:tenant-a}:user:user-1:conns") == 3
@@ -117,8 +125,7 @@ def test_a_burst_of_concurrent_connects_in_one_process_waits_for_redis_connectio
     configure(monkeypatch, MAX_CONNECTIONS_PER_USER=0, MAX_CONNECTIONS_PER_TENANT=0, CONNECT_RATE_LIMIT_PER_MINUTE=0)
     tokens = [token("tenant-a", f"user-{i}") for i in range(150)]
 
-    with ThreadPoolExecutor(max_workers=150) as pool:
-        statuses = list(pool.map(lambda i: connect_as(tokens[i], f"burst-{i:010d}="), range(150)))
+    statuses = connect_concurrently(tokens, workers=150)
 
     assert statuses == [200] * 150
     assert store.zcard("{t:tenant-a}:conns") == 150
