@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
-from tests.support.stub_server import StubServer
+from tests.support.stub_server import StubServer, answer_json
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,7 @@ class AuthService(StubServer):
                     status, body = 401, {"valid": False}
                 else:
                     status, body = 200, {"valid": True, "user": {"id": user[0], "tenantId": user[1]}}
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (timeout)
-                    pass
+                answer_json(self, status, json.dumps(body).encode())
 
         super().__init__(Handler, hold_max_s)
 

@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.support.stub_server import StubServer
+from tests.support.stub_server import StubServer, answer_json
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -47,14 +47,7 @@ class JwksServer(StubServer):
                     body, status = b"{}", 404
                 else:
                     body, status = json.dumps(server.jwks()).encode(), 200
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client gave up (timeout)
-                    pass
+                answer_json(self, status, body)
 
         super().__init__(Handler, hold_max_s)
 

@@ -11,6 +11,18 @@ from typing import TypeVar
 S = TypeVar("S", bound="StubServer")
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """Send a JSON answer; a client that gave up meanwhile (its timeout) is not an error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except OSError:
+        pass
+
+
 class StubServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler], hold_max_s: float = 3.0) -> None:
         self.hold_max_s = hold_max_s
