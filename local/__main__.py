@@ -19,7 +19,8 @@ from local.template import TemplateError
 
 DESCRIPTION = """\
 Serve a SAM template's API Gateway WebSocket API, its @connections management API, its HTTP API routes and its
-schedules on one port, invoking the Python handlers in-process with the events API Gateway sends.
+schedules on one port, invoking the Python handlers with the events API Gateway sends, each function in
+execution environments of its own (worker processes served Lambda's Runtime API, as in Lambda).
 
   WebSocket API   ws://HOST:PORT/STAGE  (also ws://HOST:PORT/)
   @connections    http://HOST:PORT/STAGE/@connections/{connectionId}   (POST, GET, DELETE; boto3/AWS CLI
@@ -100,7 +101,30 @@ def parser() -> argparse.ArgumentParser:
         "--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE", help="template parameter values"
     )
     e.add_argument("--redis", choices=["auto", "embedded", "off"], default="auto", help="Redis policy (see below)")
-    e.add_argument("--max-workers", type=int, default=64, help="concurrent invocations (thread pool size)")
+    e.add_argument(
+        "--max-environments",
+        type=int,
+        default=8,
+        help="execution environments (worker processes) per function; more invocations queue (%(default)s)",
+    )
+    e.add_argument(
+        "--environment-idle-timeout",
+        type=float,
+        default=300.0,
+        help="seconds before an idle execution environment is stopped (%(default)s)",
+    )
+    e.add_argument(
+        "--runtime-client",
+        choices=["auto", "awslambdaric", "python"],
+        default="auto",
+        help="bootstrap of each environment: AWS's awslambdaric, or the pure-Python client; auto = awslambdaric "
+        "where installed (%(default)s)",
+    )
+    e.add_argument(
+        "--in-process",
+        action="store_true",
+        help="debugging aid: run handlers in threads of the gateway itself (breakpoints work; not Lambda's model)",
+    )
     e.add_argument("--reload", action="store_true", help="reload function code when a .py file under a CodeUri changes")
     e.add_argument("--reload-interval", type=float, default=1.0, help="seconds between --reload checks (%(default)s)")
     e.add_argument("--no-lambda-api", action="store_true", help="do not serve Lambda's Invoke API")
@@ -162,7 +186,10 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         max_duration=args.max_duration,
         connect_rate=args.connect_rate,
         integration_timeout=args.integration_timeout,
-        max_workers=args.max_workers,
+        max_environments=args.max_environments,
+        environment_idle_timeout=args.environment_idle_timeout,
+        runtime_client=args.runtime_client,
+        in_process=args.in_process,
         schedules=args.schedules,
         schedule_speed=args.schedule_speed,
         reload=args.reload,

@@ -20,7 +20,7 @@ class AdminService:
         self,
         gateway: Gateway,
         fire_schedule: Callable[[ScheduleSpec], Awaitable[None]],
-        reload: Callable[[], list[str]],
+        reload: Callable[[], int],
     ) -> None:
         self.gw = gateway
         self.fire_schedule = fire_schedule
@@ -98,4 +98,4 @@ class AdminService:
 
     async def reload(self, request: web.Request) -> web.Response:
         dropped = self.reload_code()
-        return web.json_response({"reloaded": len(dropped)})
+        return web.json_response({"reloaded": dropped})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -21,11 +22,14 @@ from local.environments import function_environment, wants_redis
 from local.events import schedule_payload
 from local.gateway import Gateway
 from local.httpapi import HttpApiService
+from local.invocation import InvocationError, Invoker
 from local.lambda_api import LambdaApi
 from local.management import ManagementService
 from local.model import AppModel, ScheduleSpec
+from local.pool import EnvironmentInvoker
 from local.redis_server import RedisServer
-from local.runtime import InvocationError, Invoker
+from local.runtime import InProcessInvoker
+from local.sandbox import runtime_command
 from local.schedules import ScheduleRunner
 from local.template import load_app
 from local.websocket import WebSocketService
@@ -42,6 +46,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+def resolve_runtime_client(choice: str) -> str:
+    """``auto``: AWS's runtime interface client where it is installed (Linux wheels), else the pure-Python one."""
+    if choice != "auto":
+        return choice
+    return "awslambdaric" if importlib.util.find_spec("awslambdaric") is not None else "python"
 
 
 class LocalGatewayServer:
@@ -64,6 +75,7 @@ class LocalGatewayServer:
         self.redis_url: str | None = None
         self.redis_source = "none"
         self.gateway: Gateway | None = None
+        self.runtime_client = "in-process"
         self._stop = asyncio.Event()
 
     # --- setup ----------------------------------------------------------------------------------------------
@@ -98,9 +110,23 @@ class LocalGatewayServer:
                 env["REDIS_URL"] = self.redis_url
         return envs
 
+    def _invoker(self, envs: dict[str, dict[str, str]]) -> Invoker:
+        config = self.config
+        if config.in_process:
+            return InProcessInvoker(self.model.functions, envs)
+        client = resolve_runtime_client(config.runtime_client)
+        self.runtime_client = client
+        return EnvironmentInvoker(
+            self.model.functions,
+            envs,
+            command=lambda spec: runtime_command(client, spec.handler),
+            limit=config.max_environments,
+            idle_timeout=config.environment_idle_timeout,
+        )
+
     def build(self) -> web.Application:
         envs = self._start_redis()
-        invoker = Invoker(self.model.functions, envs, self.config.max_workers)
+        invoker = self._invoker(envs)
         gateway = Gateway(self.config, self.model, invoker, self.stage)
         self.gateway = gateway
         self.websocket = WebSocketService(gateway)
@@ -151,10 +177,10 @@ class LocalGatewayServer:
             "SCHEDULE   %s -> %s ok %.1f ms", schedule.name, schedule.function, (time.perf_counter() - started) * 1000
         )
 
-    def reload(self) -> list[str]:
+    def reload(self) -> int:
         assert self.gateway is not None
         dropped = self.gateway.invoker.reload()
-        log.info("RELOAD     code reloaded (%d modules dropped); next invocations cold-start", len(dropped))
+        log.info("RELOAD     code reloaded (%d environments retired); next invocations cold-start", dropped)
         return dropped
 
     async def _watch_code(self) -> None:
@@ -198,6 +224,14 @@ class LocalGatewayServer:
             state = "enabled" if schedule.enabled and self.config.schedules == "on" else "manual"
             lines.append(f"schedule {schedule.name} {schedule.expression} -> {schedule.function} ({state})")
         lines.append(f"Redis: {self.redis_source}" + (f" ({self.redis_url})" if self.redis_url else ""))
+        if self.config.in_process:
+            lines.append("functions: IN-PROCESS (threads of the gateway; a debugging aid, not Lambda's model)")
+        else:
+            lines.append(
+                f"functions: execution environments (worker processes, runtime client {self.runtime_client}), "
+                f"up to {self.config.max_environments} per function, stopped after "
+                f"{self.config.environment_idle_timeout:g} s idle"
+            )
         if self.gateway and self.gateway.faults:
             lines.append(f"FAULT INJECTION ON: {[r.text for r in self.gateway.faults.rules]}")
         for warning in self.model.warnings:
@@ -216,6 +250,8 @@ class LocalGatewayServer:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
+        assert self.gateway is not None
+        await self.gateway.invoker.start()
         tasks = [asyncio.create_task(self.websocket.sweep_forever())]
         if self.config.schedules == "on":
             self.schedules.start()
@@ -235,7 +271,7 @@ class LocalGatewayServer:
             assert self.gateway is not None
             if self.gateway.background:
                 await asyncio.wait(list(self.gateway.background), timeout=5)
-            self.gateway.invoker.shutdown()
+            await self.gateway.invoker.shutdown()
             self.close()
             log.info("stopped")
 

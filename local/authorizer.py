@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from local.events import authorizer_event
+from local.invocation import InvocationError
 from local.model import AuthorizerSpec
-from local.runtime import InvocationError
 
 if TYPE_CHECKING:
     from local.gateway import Gateway

@@ -29,7 +29,15 @@ class GatewayConfig:
     max_duration: float = 7200.0
     connect_rate: float = 500.0
     integration_timeout: float = 29.0
-    max_workers: int = 64
+    max_environments: int = 8
+    """Execution environments per function (Lambda's concurrency, scaled down for a laptop)."""
+    environment_idle_timeout: float = 300.0
+    """Seconds an environment may stay idle before it is stopped."""
+    runtime_client: str = "auto"
+    """``awslambdaric`` (AWS's runtime interface client), ``python`` (this package's), or ``auto``: the former
+    where it is installed."""
+    in_process: bool = False
+    """Run handlers in the gateway's own process (threads): a debugging aid, not Lambda's model."""
     schedules: str = "on"
     """``on``: run at the template's rate; ``off``: only when triggered via the admin endpoint."""
     schedule_speed: float = 1.0

@@ -9,9 +9,9 @@ from typing import Any
 from local.config import GatewayConfig
 from local.connections import Registry
 from local.faults import Faults
+from local.invocation import Invoker
 from local.model import AppModel, WebSocketApiSpec
 from local.routing import RouteSelector
-from local.runtime import Invoker
 
 log = logging.getLogger("local")
 

@@ -18,8 +18,8 @@ from local.clock import now_ms
 from local.events import http_v2_event
 from local.gateway import Gateway
 from local.ids import gateway_id
+from local.invocation import InvocationError
 from local.model import HttpRoute
-from local.runtime import InvocationError
 
 log = logging.getLogger("local.http")
 

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from local.gateway import Gateway
 from local.ids import lambda_request_id
-from local.runtime import FunctionRuntime, InvocationError
+from local.invocation import InvocationError
+from local.model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
 
@@ -28,17 +29,18 @@ def _error(status: int, error_type: str, message: str) -> web.Response:
 class LambdaApi:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
+        functions = gateway.model.functions
+        self.by_name = {**functions, **{spec.name: spec for spec in functions.values()}}
 
-    def _function(self, name: str) -> FunctionRuntime | None:
+    def _function(self, name: str) -> FunctionSpec | None:
         name = unquote(name)
         if name.startswith("arn:"):
             name = name.split(":function:", 1)[-1].split(":", 1)[0]
-        invoker = self.gw.invoker
-        return invoker.by_name.get(name) or invoker.functions.get(name)
+        return self.by_name.get(name)
 
     async def invoke(self, request: web.Request) -> web.Response:
-        runtime = self._function(request.match_info["name"])
-        if runtime is None:
+        spec = self._function(request.match_info["name"])
+        if spec is None:
             return _error(404, "ResourceNotFoundException", f"Function not found: {request.match_info['name']}")
         raw = await request.read()
         try:
@@ -46,7 +48,7 @@ class LambdaApi:
         except ValueError:
             return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
         kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
-        logical_id = runtime.spec.logical_id
+        logical_id = spec.logical_id
         if kind == "DryRun":
             return web.Response(status=204)
         if kind == "Event":

@@ -1,9 +1,10 @@
-"""Running Lambda handlers in-process: module loading, the context object, the invoker.
+"""Running Lambda handlers in the gateway's own process (``--in-process``: a debugging aid, e.g. for breakpoints).
 
-Every invocation runs in a worker thread of a pool (the event loop never blocks), inside a fresh
-``contextvars`` context in which :mod:`local.environ` shows the function its own environment. Each worker
-thread has its own current asyncio event loop, as Lambda's runtime thread does (Mangum calls
-``asyncio.get_event_loop()``).
+Unlike Lambda (and the default execution environments), invocations of a function overlap in one process and
+functions share the interpreter. Every invocation runs in a worker thread of a pool (the event loop never
+blocks), inside a fresh ``contextvars`` context in which :mod:`local.environ` shows the function its own
+environment. Each worker thread has its own current asyncio event loop, as Lambda's runtime thread does (Mangum
+calls ``asyncio.get_event_loop()``).
 
 Module loading: each function's ``CodeUri`` directory goes on ``sys.path`` and its handler module is imported
 by name, so functions sharing a code directory share modules (as one deployment package would). When functions
@@ -31,53 +32,13 @@ from typing import Any
 
 from local import environ
 from local.ids import lambda_request_id
+from local.invocation import InvocationError
 from local.model import FunctionSpec
+from local.runtime_client import LambdaContext
 
 log = logging.getLogger("local.lambda")
 
 Handler = Callable[[Any, Any], Any]
-
-
-class LambdaContext:
-    """The ``context`` argument of a handler, with the attributes and method Lambda's Python runtime gives."""
-
-    __slots__ = (
-        "_deadline_ms",
-        "aws_request_id",
-        "client_context",
-        "function_name",
-        "function_version",
-        "identity",
-        "invoked_function_arn",
-        "log_group_name",
-        "log_stream_name",
-        "memory_limit_in_mb",
-    )
-
-    def __init__(self, spec: FunctionSpec, request_id: str, deadline_ms: int) -> None:
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = spec.arn
-        self.memory_limit_in_mb = str(spec.memory_size)
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d") + "/[$LATEST]local"
-        self.identity = None
-        self.client_context = None
-        self._deadline_ms = deadline_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self._deadline_ms - time.time_ns() // 1_000_000)
-
-
-class InvocationError(Exception):
-    """The handler raised, timed out, or returned something Lambda cannot serialise."""
-
-    def __init__(self, kind: str, message: str, *, timed_out: bool = False) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
-        self.timed_out = timed_out
 
 
 class FunctionRuntime:
@@ -152,10 +113,10 @@ def _thread_init() -> None:
     asyncio.set_event_loop(asyncio.SelectorEventLoop())
 
 
-class Invoker:
+class InProcessInvoker:
     """Invokes functions by logical id in a thread pool, with Lambda's timeout and error semantics."""
 
-    def __init__(self, specs: dict[str, FunctionSpec], envs: dict[str, dict[str, str]], max_workers: int) -> None:
+    def __init__(self, specs: dict[str, FunctionSpec], envs: dict[str, dict[str, str]], max_workers: int = 64) -> None:
         environ.install()
         aliases = _aliases(specs.values())
         self.functions = {lid: FunctionRuntime(spec, envs[lid], aliases[lid]) for lid, spec in specs.items()}
@@ -164,10 +125,13 @@ class Invoker:
             max_workers=max_workers, thread_name_prefix="lambda", initializer=_thread_init
         )
 
-    def shutdown(self) -> None:
+    async def start(self) -> None:
+        log.warning("functions run IN-PROCESS (--in-process): invocations share the gateway's interpreter")
+
+    async def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def reload(self) -> list[str]:
+    def reload(self) -> int:
         """Forget every loaded module of every function's code directory: the next invocation cold-starts."""
         dirs = tuple(str(runtime.spec.code_dir) for runtime in self.functions.values())
         aliases = tuple(runtime.alias for runtime in self.functions.values() if runtime.alias)
@@ -181,7 +145,7 @@ class Invoker:
         importlib.invalidate_caches()
         for runtime in self.functions.values():
             runtime.handler = None
-        return dropped
+        return len(dropped)
 
     async def invoke(self, logical_id: str, event: Any, timeout: float | None = None) -> Any:
         """Run the function; return its (JSON-round-tripped) result or raise :class:`InvocationError`."""
@@ -204,7 +168,7 @@ def _call(runtime: FunctionRuntime, event: Any, request_id: str, deadline_ms: in
     environ.activate(runtime.env)
     handler = runtime.load()
     try:
-        result = handler(event, LambdaContext(runtime.spec, request_id, deadline_ms))
+        result = handler(event, LambdaContext(request_id, deadline_ms, runtime.spec.arn))
     except Exception as error:
         log.error(
             "%s raised %s: %s\n%s",

@@ -17,7 +17,7 @@ from local.events import Peer, connect_event, connect_headers, disconnect_event,
 from local.frames import FrameLimitedParser
 from local.gateway import Gateway
 from local.ids import gateway_id
-from local.runtime import InvocationError
+from local.invocation import InvocationError
 
 log = logging.getLogger("local")
 
