@@ -1,4 +1,17 @@
-"""``python -m bench``: run the scenarios, print figures against DESIGN §11, write ``.bench/results.json``."""
+"""``python -m bench``: run the scenarios, print figures against DESIGN §11, write ``.bench/results.json``.
+
+By default the target is this repo's stack (its own Redis and ``python -m local``, started and stopped here).
+``--target socketio --url http://HOST:PORT`` runs connect, broadcast, steady and memory against a FastAPI +
+python-socketio server (Socket.IO v5, Redis manager) that you start yourself, with JWT_SECRET and
+INTERNAL_SERVICE_KEY set to the bench's (or pass --secret / --service-key); memory needs --pid of its process.
+Side by side, in one sitting (figures from different days do not compare):
+
+  JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef INTERNAL_SERVICE_KEY=bench-internal-service-key \\
+    REDIS_URL=redis://127.0.0.1:6391/0 python server.py --port 3998 &
+  python -m bench --only connect,broadcast,steady
+  python -m bench --only connect,broadcast,steady,memory --target socketio --url http://127.0.0.1:3998 --pid $!
+  python -m bench.compare .bench/results.json .bench/results-socketio.json
+"""
 
 from __future__ import annotations
 
@@ -15,14 +28,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import broadcast, connect, imports, memory, roundtrips
-from .common import ROOT, Outcome, Row
+from . import broadcast, connect, imports, memory, roundtrips, steady
+from .common import ROOT, SECRET, SERVICE_KEY, Outcome, Row, fmt
+from .targets import KINDS, TargetOptions
 
-SCENARIOS = ("connect", "broadcast", "memory", "imports", "redis")
+SCENARIOS = ("connect", "broadcast", "steady", "memory", "imports", "redis")
+LOCAL_ONLY = ("imports", "redis")
+SECRETS = ("secret", "service_key")  # never written to the results file
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under a minute")
     p.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     p.add_argument("--connections", type=int, help="connect: connections to open (1000; quick 200)")
@@ -30,12 +48,33 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--broadcast-connections", type=int, help="broadcast: clients of the tenant (1000; quick 200)")
     p.add_argument("--other-tenant", type=int, help="broadcast: clients of a second tenant (50; quick 10)")
     p.add_argument("--rounds", type=int, help="broadcast: repetitions (20; quick 5)")
+    p.add_argument("--steady-tenants", type=int, help="steady: tenants (200; quick 40)")
+    p.add_argument("--steady-per-tenant", type=int, default=5, help="steady: clients per tenant (5)")
+    p.add_argument("--steady-rate", type=float, default=167.0, help="steady: events/s offered, open loop (167)")
+    p.add_argument("--steady-seconds", type=float, help="steady: length of the measured window (10; quick 3)")
+    p.add_argument(
+        "--steady-search",
+        action=argparse.BooleanOptionalAction,
+        help="steady: then find the highest rate with p99 <= 100 ms, 0 lost (on; quick off)",
+    )
+    p.add_argument("--search-seconds", type=float, help="steady search: window per step (5; quick 2)")
     p.add_argument("--idle-connections", type=int, help="memory: idle connections (2000; quick 300; try 10000)")
     p.add_argument("--import-runs", type=int, help="imports: fresh interpreters per module (7; quick 3)")
     p.add_argument("--redis-ops", type=int, help="redis: operations per measured kind (20; quick 5)")
     p.add_argument("--redis-tenant-size", type=int, help="redis: large tenant's connections (200; quick 20)")
     p.add_argument("--no-uvloop", action="store_true", help="client on asyncio's own loop even if uvloop is there")
-    p.add_argument("--output", type=Path, default=ROOT / ".bench" / "results.json")
+    p.add_argument(
+        "--target",
+        choices=KINDS,
+        default="local",
+        help="local: this repo's stack, started here; "
+        "socketio: a running python-socketio server at --url (connect, broadcast, steady, memory)",
+    )
+    p.add_argument("--url", help="socketio: its base URL, e.g. http://127.0.0.1:3998")
+    p.add_argument("--pid", type=int, help="socketio: its process id (server CPU share; needed by memory)")
+    p.add_argument("--secret", default=SECRET, help="JWT secret (HS256) the server checks tokens with")
+    p.add_argument("--service-key", default=SERVICE_KEY, help="the server's X-Internal-Service-Key")
+    p.add_argument("--output", type=Path, help="(.bench/results.json; socketio: .bench/results-socketio.json)")
     args = p.parse_args(argv)
     quick = args.quick
     defaults = {
@@ -47,6 +86,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "import_runs": (7, 3),
         "redis_ops": (20, 5),
         "redis_tenant_size": (200, 20),
+        "steady_tenants": (200, 40),
+        "steady_seconds": (10.0, 3.0),
+        "steady_search": (True, False),
+        "search_seconds": (5.0, 2.0),
     }
     for name, (full, small) in defaults.items():
         if getattr(args, name) is None:
@@ -55,6 +98,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if args.target == "socketio" and not args.url:
+        p.error("--target socketio needs --url http://HOST:PORT")
+    if args.output is None:
+        name = "results.json" if args.target == "local" else f"results-{args.target}.json"
+        args.output = ROOT / ".bench" / name
     return args
 
 
@@ -67,16 +115,6 @@ def runner(no_uvloop: bool) -> Callable[[Coroutine[Any, Any, Outcome]], Outcome]
         except ImportError:
             pass
     return asyncio.run
-
-
-def fmt(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value != value:  # NaN
-        return "n/a"
-    if abs(value) >= 100 or value == int(value):
-        return f"{value:,.0f}"
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def table(rows: list[Row]) -> str:
@@ -100,19 +138,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
     run = runner(args.no_uvloop)
+    target = TargetOptions(args.target, args.url, args.pid, args.secret, args.service_key)
     plan: dict[str, Callable[[], Outcome]] = {
-        "connect": lambda: run(connect.run(args.connections, args.in_flight)),
-        "broadcast": lambda: run(broadcast.run(args.broadcast_connections, args.other_tenant, args.rounds)),
-        "memory": lambda: run(memory.run(args.idle_connections, args.in_flight)),
+        "connect": lambda: run(connect.run(target, args.connections, args.in_flight)),
+        "broadcast": lambda: run(broadcast.run(target, args.broadcast_connections, args.other_tenant, args.rounds)),
+        "steady": lambda: run(
+            steady.run(target, args.steady_tenants, args.steady_per_tenant, args.steady_rate, args.steady_seconds,
+                       args.steady_search, args.search_seconds, args.in_flight)
+        ),
+        "memory": lambda: run(memory.run(target, args.idle_connections, args.in_flight)),
         "imports": lambda: imports.run(args.import_runs),
         "redis": lambda: run(roundtrips.run(args.redis_ops, args.redis_tenant_size)),
-    }
+    }  # fmt: skip
     rows: list[Row] = []
     details: dict[str, Any] = {}
     warnings: list[str] = []
     started = time.time()
     for name in args.only:
-        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        if args.target != "local" and name in LOCAL_ONLY:
+            rows.append(Row(name, "skipped", None, "", "", "INFO", f"this repo's stack only, not {args.target}"))
+            continue
+        print(f"bench: {name} ({args.target}) …", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             outcome = plan[name]()
@@ -146,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "target": args.target,
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in SECRETS},
         "rows": [vars(r) for r in rows],
         "details": details,
         "warnings": warnings,

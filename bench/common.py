@@ -10,10 +10,10 @@ import os
 import resource
 import statistics
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -21,6 +21,9 @@ from websockets.asyncio.client import ClientConnection
 from connection_service.auth import issue_token
 from local.redis_server import RedisServer
 from local.testing import LocalGateway
+
+if TYPE_CHECKING:
+    from .clients import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -89,6 +92,17 @@ def summary_ms(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def fmt(value: float | None) -> str:
+    """A figure for the tables: thousands separated, two significant decimals below 10."""
+    if value is None:
+        return "—"
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
 def raise_nofile() -> int:
     """Raise this process's soft RLIMIT_NOFILE to its hard limit (children, the gateway, inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -98,10 +112,27 @@ def raise_nofile() -> int:
     return target
 
 
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of its descendants, the live ones and those it has reaped (the local
+    gateway runs each execution environment as a child process)."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        if (stat := stats.get(current)) is not None:
+            total += sum(int(f) for f in stat[11:15])  # utime, stime, cutime, cstime
+        todo += children.get(current, [])
+    return total / CLK_TCK
 
 
 def proc_rss_kb(pid: int) -> int:
@@ -113,41 +144,58 @@ def proc_rss_kb(pid: int) -> int:
 
 
 class CpuMeter:
-    """CPU used by this (client) process and by the gateway over a timed section, as shares of one core."""
+    """CPU used by this (client) process and by the server (its process tree, if its pid is known) over a timed
+    section, as shares of one core."""
 
-    def __init__(self, gateway_pid: int) -> None:
-        self.gateway_pid = gateway_pid
-        self.wall = self.client = self.gateway = 0.0
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.wall = self.client = 0.0
+        self.server: float | None = None
 
     def __enter__(self) -> CpuMeter:
         self._t = time.perf_counter()
         self._c = time.process_time()
-        self._g = proc_cpu_s(self.gateway_pid)
+        self._s = tree_cpu_s(self.server_pid) if self.server_pid else 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._t
         self.client = time.process_time() - self._c
-        self.gateway = proc_cpu_s(self.gateway_pid) - self._g
+        self.server = tree_cpu_s(self.server_pid) - self._s if self.server_pid else None
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         wall = self.wall or 1e-9
-        return {"wall_s": self.wall, "client_core_share": self.client / wall, "gateway_core_share": self.gateway / wall}
+        server = self.server / wall if self.server is not None else None
+        return {"wall_s": self.wall, "client_core_share": self.client / wall, "server_core_share": server}
 
     def warning(self, what: str) -> str | None:
-        """A note when the one client process, not the gateway, was the likely limit."""
+        """A note when the one client process, not the server, was the likely limit."""
         share = self.client / (self.wall or 1e-9)
         if share >= 0.85:
+            server = f"server {self.server / self.wall:.0%}" if self.server is not None else "server CPU unknown"
             return (
-                f"{what}: the client process used {share:.0%} of a core (gateway {self.gateway / self.wall:.0%}) on "
-                f"a {os.cpu_count()}-core machine: one client process is near its limit, so this figure is a "
-                "lower bound for the gateway, not its ceiling"
+                f"{what}: the client process used {share:.0%} of a core ({server}) on a {os.cpu_count()}-core "
+                "machine: one client process is near its limit, so this figure is a lower bound for the server, "
+                "not its ceiling"
             )
         return None
 
 
-def token(tenant: str, user: str) -> str:
-    return issue_token(SECRET, tenant, user, 3600, time.time())
+def token(tenant: str, user: str, secret: str = SECRET) -> str:
+    """HS256 with ``sub``, ``tenant_id``, ``iat``, ``exp``: what both targets accept."""
+    return issue_token(secret, tenant, user, 3600, time.time())
+
+
+def call_incoming(seq: int) -> dict[str, Any]:
+    """A valid ``call_incoming`` body (connection_service.events.CallIncoming) tagged with ``seq``."""
+    data = {"callId": f"c{seq}", "from": "+15550001111", "to": "+15550002222", "seq": seq}
+    return {"event": "call_incoming", "data": data}
+
+
+def seq_of(event: dict[str, Any]) -> int | None:
+    data = event.get("data")
+    seq = data.get("seq") if isinstance(data, dict) else None
+    return seq if isinstance(seq, int) else None
 
 
 @contextlib.contextmanager
@@ -200,35 +248,43 @@ async def connect(url: str, tok: str, *, hello: bool = True, timeout: float = 30
 
 @dataclass
 class Opened:
-    sockets: list[ClientConnection]
+    clients: list[Client]
+    order: list[int]  # index in ``tokens`` of each of ``clients`` (they open in any order)
     latencies: list[float]
     errors: list[str]
     elapsed: float
 
 
-async def open_many(url: str, tokens: Sequence[str], in_flight: int, *, hello: bool = True) -> Opened:
-    """Open one socket per token, at most ``in_flight`` handshakes at once; time each token→authenticated."""
+async def open_many(new_client: Callable[[], Client], tokens: Sequence[str], in_flight: int) -> Opened:
+    """Open one client per token, at most ``in_flight`` handshakes at once; time each token→authenticated."""
     gate = asyncio.Semaphore(in_flight)
-    sockets: list[ClientConnection] = []
+    clients: list[Client] = []
+    order: list[int] = []
     latencies: list[float] = []
     errors: list[str] = []
 
-    async def one(tok: str) -> None:
+    async def one(index: int, tok: str) -> None:
         async with gate:
             started = time.perf_counter()
+            client = new_client()
             try:
-                ws = await connect(url, tok, hello=hello)
+                await client.connect(tok)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 return
             latencies.append(time.perf_counter() - started)
-            sockets.append(ws)
+            clients.append(client)
+            order.append(index)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(t) for t in tokens))
-    return Opened(sockets, latencies, errors, time.perf_counter() - started)
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+    return Opened(clients, order, latencies, errors, time.perf_counter() - started)
 
 
-async def close_all(sockets: Sequence[ClientConnection], batch: int = 200) -> None:
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+async def close_all(sockets: Sequence[Closable], batch: int = 200) -> None:
     for i in range(0, len(sockets), batch):
         await asyncio.gather(*(ws.close() for ws in sockets[i : i + batch]), return_exceptions=True)

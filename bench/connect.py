@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from .common import CpuMeter, Outcome, Row, close_all, open_many, stack, summary_ms, token
+from .common import CpuMeter, Outcome, Row, close_all, open_many, summary_ms
+from .targets import TargetOptions, open_target
 
 TARGET_RATE = 1250.0
 TARGET_P99_MS = 50.0
 
 
-async def run(connections: int, in_flight: int) -> Outcome:
+async def run(options: TargetOptions, connections: int, in_flight: int) -> Outcome:
     out = Outcome()
-    with stack() as st:
-        url = st.gateway.ws_url
+    with open_target(options) as target:
         # Warm-up: the first $connect / $default invocations import the handlers and open their Redis pools.
-        warm = await open_many(url, [token("bench-warm", f"w{i}") for i in range(in_flight)], in_flight)
-        await close_all(warm.sockets)
-        tokens = [token("bench-connect", f"user-{i}") for i in range(connections)]
-        with CpuMeter(st.pid) as cpu:
-            opened = await open_many(url, tokens, in_flight)
+        tokens = [target.token("bench-warm", f"w{i}") for i in range(in_flight)]
+        warm = await open_many(target.new_client, tokens, in_flight)
+        await close_all(warm.clients)
+        tokens = [target.token("bench-connect", f"user-{i}") for i in range(connections)]
+        with CpuMeter(target.pid) as cpu:
+            opened = await open_many(target.new_client, tokens, in_flight)
         try:
             ok = len(opened.latencies)
             rate = ok / opened.elapsed
@@ -44,5 +45,5 @@ async def run(connections: int, in_flight: int) -> Outcome:
             if note := cpu.warning("connect"):
                 out.warnings.append(note)
         finally:
-            await close_all(opened.sockets)
+            await close_all(opened.clients)
     return out
