@@ -1,7 +1,8 @@
 """Execution environments per function, scaled as Lambda scales them.
 
-An invocation takes an idle environment (the most recently used: warm reuse), else waits while a new one starts,
-as long as the function has fewer than ``limit`` environments; beyond that it queues for the first to free up.
+An invocation takes an idle environment (the most recently used: warm reuse), else one that is just finishing,
+else waits while a new one starts, as long as the function has fewer than ``limit`` environments; beyond that it
+queues for the first to free up.
 Environments idle for ``idle_timeout`` seconds are stopped. An environment that fails its init answers one waiting
 invocation with the init error; the next invocation starts a fresh one.
 """
@@ -22,7 +23,7 @@ from local.ids import lambda_request_id
 from local.invocation import InvocationError
 from local.model import FunctionSpec
 from local.runtime_api import RuntimeApiServer
-from local.sandbox import IDLE, STARTING, Environment, Invocation
+from local.sandbox import FINISHING, IDLE, STARTING, Environment, Invocation
 
 log = logging.getLogger("local.lambda")
 
@@ -100,7 +101,9 @@ class FunctionPool:
 
     def _scale(self) -> None:
         pending = sum(1 for waiter in self.waiting if not waiter.done())
-        starting = sum(1 for environment in self.environments if environment.state == STARTING)
+        # An environment that has just answered asks for its next invocation within moments: wait for it rather
+        # than start another (as a caller's next request in Lambda finds the environment it just used).
+        starting = sum(1 for environment in self.environments if environment.state in (STARTING, FINISHING))
         while starting < pending and len(self.environments) < self.limit and not self.closed:
             self._start()
             starting += 1

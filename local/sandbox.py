@@ -1,7 +1,8 @@
 """One execution environment: a worker process running a Lambda runtime client against the gateway's Runtime API.
 
 States, as in Lambda: ``starting`` (process up, init running) → ``idle`` (parked in ``/invocation/next``) ⇄
-``busy`` (exactly one invocation) → ``dead``. The environment's variables are the process's real environment;
+``busy`` (exactly one invocation) → ``finishing`` (its result posted, ``/next`` not yet asked) → ``idle`` …; any
+state → ``dead``. The environment's variables are the process's real environment;
 its stdout and stderr reach the gateway's log prefixed with the function's logical id. A timeout or a crash ends
 the process; the pool then starts a fresh one when needed.
 """
@@ -28,7 +29,7 @@ from local.model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
 
-STARTING, IDLE, BUSY, DEAD = "starting", "idle", "busy", "dead"
+STARTING, IDLE, BUSY, FINISHING, DEAD = "starting", "idle", "busy", "finishing", "dead"
 INIT_LIMIT_S = 10.0
 """Lambda gives a function's init phase 10 s."""
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
@@ -250,6 +251,7 @@ class Environment:
         if invocation is None or invocation.request_id != request_id:
             return None
         self.current = None
+        self.state = FINISHING
         if self._timer is not None:
             self._timer.cancel()
         self._report(invocation)

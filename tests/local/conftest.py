@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,19 @@ async def connection_id_of(ws: websockets.ClientConnection) -> str:
     reply = await echo(ws)
     connection_id: str = reply["event"]["requestContext"]["connectionId"]
     return connection_id
+
+
+def hold_fifo(directory: Path, name: str = "hold") -> Path:
+    """A named pipe a test function blocks on (``hold``) until :func:`release` writes to it: a slow function on
+    demand, in whichever process it runs."""
+    path = directory / name
+    os.mkfifo(path)
+    return path
+
+
+def release(fifo: Path) -> None:
+    with fifo.open("wb") as writer:
+        writer.write(b"x")
 
 
 def wait_disconnect(gateway: LocalGateway, connection_id: str, since: int = 0) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
 from local.testing import LocalGateway
-from tests.local.conftest import CHAT, EventLog, connection_id_of, echo, wait_disconnect
+from tests.local.conftest import CHAT, EventLog, connection_id_of, echo, hold_fifo, release, wait_disconnect
 from tests.local.rawws import BINARY, CONTINUATION, TEXT, RawWebSocket
 
 KB = 1024
@@ -104,22 +105,23 @@ async def test_idle_connection_is_closed_1001_and_disconnect_runs(
     assert "idle timeout" in short_lived.logs
 
 
-async def test_integration_timeout_sends_endpoint_request_timed_out(short_lived: LocalGateway) -> None:
+async def test_integration_timeout_sends_endpoint_request_timed_out(short_lived: LocalGateway, tmp_path: Path) -> None:
+    fifo = hold_fifo(tmp_path)
     async with websockets.connect(short_lived.ws_url) as ws:
         connection_id = await connection_id_of(ws)
-        await ws.send(json.dumps({"action": "echo", "hold": True}))
+        await ws.send(json.dumps({"action": "echo", "hold": str(fifo)}))
         reply = json.loads(await ws.recv())
-        await ws.send(json.dumps({"action": "echo", "release": True}))
+    release(fifo)
     assert reply["message"] == "Endpoint request timed out"
     assert reply["connectionId"] == connection_id
 
 
-async def test_connect_timeout_is_502(short_lived: LocalGateway) -> None:
+async def test_connect_timeout_is_502(short_lived: LocalGateway, tmp_path: Path) -> None:
+    fifo = hold_fifo(tmp_path)
     with pytest.raises(InvalidStatus) as refused:
-        async with websockets.connect(short_lived.ws_url + "?hold"):
+        async with websockets.connect(f"{short_lived.ws_url}?hold={fifo}"):
             pass
-    async with websockets.connect(short_lived.ws_url + "?release"):
-        pass
+    release(fifo)
     assert refused.value.response.status_code == 502
 
 

@@ -1,6 +1,5 @@
 import json
 import os
-import threading
 
 import boto3
 
@@ -11,10 +10,6 @@ def record(event, **extra):
         line = {"function": os.environ["FUNCTION_TAG"], "event": event, **extra}
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
-
-
-# A "hold" connect runs until a later "release" connect (the test's) lets it finish: a slow $connect on demand.
-RELEASED = threading.Event()
 
 
 def lambda_handler(event, context):
@@ -28,11 +23,9 @@ def lambda_handler(event, context):
         except client.exceptions.GoneException:
             extra["selfpost"] = "GoneException"
     record(event, **extra)
-    if "hold" in query:
-        RELEASED.clear()
-        RELEASED.wait(60)
-    if "release" in query:
-        RELEASED.set()
+    if "hold" in query:  # a slow $connect on demand: runs until the test writes a byte to this FIFO
+        with open(query["hold"], "rb") as fifo:
+            fifo.read(1)
     if "boom" in query:
         raise RuntimeError("connect exploded")
     if "reject" in query:
