@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 SERVICE_KEY = "bench-internal-service-key"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+OTHERS_NOTE = 0.5  # other processes using half a core or more during a measurement is worth a note
+LAG_NOTE_MS = 20.0  # an open-loop sender slipping this much (p99) behind its schedule is worth a note
 
 # The service's own limits are raised so that they never refuse benchmark load (they are measured elsewhere);
 # the emulator's API Gateway account connect rate (500/s) is lifted with --connect-rate 0.
@@ -143,42 +145,70 @@ def proc_rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all processes on the machine have used (every core's non-idle time), from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK  # all but idle and iowait
+
+
 class CpuMeter:
-    """CPU used by this (client) process and by the server (its process tree, if its pid is known) over a timed
-    section, as shares of one core."""
+    """CPU used over a timed section, as shares of one core: by this (client) process, by the server (its process
+    tree, if its pid is known) and by everything else on the machine (Redis, and other people's work)."""
 
     def __init__(self, server_pid: int | None) -> None:
         self.server_pid = server_pid
-        self.wall = self.client = 0.0
+        self.wall = self.client = self.busy = 0.0
         self.server: float | None = None
 
     def __enter__(self) -> CpuMeter:
         self._t = time.perf_counter()
         self._c = time.process_time()
         self._s = tree_cpu_s(self.server_pid) if self.server_pid else 0.0
+        self._m = machine_busy_s()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._t
         self.client = time.process_time() - self._c
         self.server = tree_cpu_s(self.server_pid) - self._s if self.server_pid else None
+        self.busy = machine_busy_s() - self._m
 
     def as_dict(self) -> dict[str, float | None]:
         wall = self.wall or 1e-9
         server = self.server / wall if self.server is not None else None
-        return {"wall_s": self.wall, "client_core_share": self.client / wall, "server_core_share": server}
+        others = max(0.0, self.busy - self.client - (self.server or 0.0)) / wall
+        return {
+            "wall_s": self.wall,
+            "client_core_share": self.client / wall,
+            "server_core_share": server,
+            "others_core_share": others,  # includes the server when its pid is unknown
+            "cores": float(os.cpu_count() or 1),
+        }
 
     def warning(self, what: str) -> str | None:
-        """A note when the one client process, not the server, was the likely limit."""
-        share = self.client / (self.wall or 1e-9)
-        if share >= 0.85:
-            server = f"server {self.server / self.wall:.0%}" if self.server is not None else "server CPU unknown"
-            return (
-                f"{what}: the client process used {share:.0%} of a core ({server}) on a {os.cpu_count()}-core "
-                "machine: one client process is near its limit, so this figure is a lower bound for the server, "
-                "not its ceiling"
-            )
-        return None
+        """A note when the one client process, not the server, was the likely limit, or the machine was busy."""
+        return cpu_note(what, self.as_dict())
+
+
+def cpu_note(what: str, cpu: Mapping[str, float | None], lag_ms: float = 0.0) -> str | None:
+    """Why figures may say more about the client or the machine than about the server (``cpu``:
+    :meth:`CpuMeter.as_dict`; ``lag_ms``: how far an open-loop sender fell behind its schedule)."""
+    client = cpu.get("client_core_share") or 0.0
+    server, others = cpu.get("server_core_share"), cpu.get("others_core_share") or 0.0
+    used = f"client {client:.0%}, " + (f"server {server:.0%}, " if server is not None else "") + f"others {others:.0%}"
+    where = f"({used} of a core; {os.cpu_count()} cores)"
+    if client >= 0.85:
+        return (
+            f"{what}: one client process is near its limit {where}, so these figures are a lower bound for the "
+            "server, not its ceiling"
+        )
+    if others >= OTHERS_NOTE or lag_ms >= LAG_NOTE_MS:
+        lag = f"; the sender fell up to {lag_ms:.0f} ms (p99) behind schedule" if lag_ms >= LAG_NOTE_MS else ""
+        return (
+            f"{what}: other processes kept the machine's CPUs busy {where}{lag}: the server may have got less CPU "
+            "than it could use; compare only figures measured under the same conditions"
+        )
+    return None
 
 
 def token(tenant: str, user: str, secret: str = SECRET) -> str:

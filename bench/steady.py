@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from .clients import Client
-from .common import CpuMeter, Outcome, Row, call_incoming, close_all, open_many, percentile, seq_of
+from .common import CpuMeter, Outcome, Row, call_incoming, close_all, cpu_note, fmt, open_many, percentile, seq_of
 from .targets import Target, TargetOptions, open_target
 
 TARGET_P99_MS = 100.0
@@ -34,7 +33,6 @@ MIN_ACHIEVED = 0.98
 DRAIN_S = 5.0  # after the last POST answered, at most this long for the outstanding deliveries
 QUIET_S = 0.3  # between search steps: no frame for this long means the previous step's backlog is gone
 POST_TIMEOUT_S = 10.0
-LAG_NOTE_MS = 20.0  # the open-loop schedule slipping this much (p99) is worth a note
 WARM_UP_TRIES = 3
 LADDER = (167, 250, 350, 500, 700, 1000, 1400, 2000, 2800, 4000)
 
@@ -298,26 +296,9 @@ def window_rows(s: str, w: Window, label: str, note: str) -> list[Row]:
         Row.check(s, "cross-tenant deliveries", float(w.cross_tenant), "", "0", w.cross_tenant == 0),
         Row.check(s, "POST answer p50", w.answer_ms_p50, "ms", "", None),
         Row.check(s, "client send lag p99 (behind schedule)", w.send_lag_ms_p99, "ms", "", None),
+        Row.check(s, "CPU of other processes meanwhile", w.cpu.get("others_core_share"), "cores", "", None,
+                  f"client {w.cpu.get('client_core_share') or 0:.2f}, server {fmt(w.cpu.get('server_core_share'))}"),
     ]  # fmt: skip
-
-
-def cpu_note(w: Window, what: str) -> str | None:
-    """Why a window's figures may say more about the machine or the client than about the server."""
-    share = w.cpu.get("client_core_share") or 0.0
-    if share >= 0.85:
-        return (
-            f"{what}: the client process used {share:.0%} of a core: one client process is near its limit, so "
-            "the server may be able to do more"
-        )
-    if w.send_lag_ms_p99 >= LAG_NOTE_MS:
-        server = w.cpu.get("server_core_share")
-        used = f"the server {server:.0%}, " if server is not None else ""
-        return (
-            f"{what}: POSTs went out up to {w.send_lag_ms_p99:.0f} ms (p99) behind schedule while the client used "
-            f"{share:.0%} of a core ({used}{os.cpu_count()} cores in all): the client was starved of CPU, by the "
-            "server or other work on the machine; latencies include that wait"
-        )
-    return None
 
 
 async def run(
@@ -355,7 +336,7 @@ async def run(
                                       connected == len(tokens), "; ".join(opened.errors[:2])))  # fmt: skip
             out.rows += window_rows(s, fixed, who, f"after {len(warm)} warm-up window(s) of 1 s")
             for w, what in [(fixed, "steady"), *((w, f"steady search at {w.offered:g}/s") for w in steps)]:
-                if note := cpu_note(w, what):
+                if note := cpu_note(what, w.cpu, w.send_lag_ms_p99):
                     out.warnings.append(note)
                     break
             if search:
