@@ -2,7 +2,7 @@
 
 An invocation takes an idle environment (the most recently used: warm reuse), else one that is just finishing,
 else waits while a new one starts, as long as the function has fewer than ``limit`` environments; beyond that it
-queues for the first to free up.
+queues for the first to free up. Cold starts of one function are paced one at a time.
 Environments idle for ``idle_timeout`` seconds are stopped. An environment that fails its init answers one waiting
 invocation with the init error; the next invocation starts a fresh one.
 """
@@ -100,13 +100,19 @@ class FunctionPool:
             raise
 
     def _scale(self) -> None:
+        """Start an environment if invocations wait for one. One cold start at a time per function: a burst on a
+        laptop's few cores would otherwise start many interpreters at once, each slowing the others, while the
+        environments already warm drain the queue in milliseconds."""
+        if self.closed or len(self.environments) >= self.limit:
+            return
+        states = [environment.state for environment in self.environments]
+        if STARTING in states:
+            return
         pending = sum(1 for waiter in self.waiting if not waiter.done())
         # An environment that has just answered asks for its next invocation within moments: wait for it rather
         # than start another (as a caller's next request in Lambda finds the environment it just used).
-        starting = sum(1 for environment in self.environments if environment.state in (STARTING, FINISHING))
-        while starting < pending and len(self.environments) < self.limit and not self.closed:
+        if pending > states.count(FINISHING):
             self._start()
-            starting += 1
 
     def _start(self) -> None:
         environment = Environment(self.spec, self.variables, self.command, self, next(self._numbers))
@@ -125,6 +131,8 @@ class FunctionPool:
             waiter = self.waiting.popleft()
             if not waiter.done():
                 waiter.set_result(environment)
+                if self.waiting:
+                    self._scale()
                 return
         environment.idle_since = time.monotonic()
         self.idle.append(environment)
