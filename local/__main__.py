@@ -28,7 +28,8 @@ execution environments of its own (worker processes served Lambda's Runtime API,
   HTTP API        http://HOST:PORT/<route path>    (the $default stage: paths unprefixed)
   Lambda Invoke   POST http://HOST:PORT/2015-03-31/functions/{name}/invocations  (boto3 lambda client
                   with endpoint_url=http://HOST:PORT)
-  Admin           GET  /__local/health, /__local/connections, /__local/schedules, /__local/faults
+  Admin           GET  /__local/health, /__local/connections, /__local/environments, /__local/schedules,
+                       /__local/faults
                   POST /__local/schedules/{name} (run a schedule now), /__local/faults, /__local/reload
                   DELETE /__local/faults
 """

@@ -1,4 +1,5 @@
-"""Admin endpoints under ``/__local/`` (not part of API Gateway): readiness, schedules, faults, reload."""
+"""Admin endpoints under ``/__local/`` (not part of API Gateway): readiness, connections, execution
+environments, schedules, faults, reload."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class AdminService:
         return [
             web.get("/__local/health", self.health),
             web.get("/__local/connections", self.connections),
+            web.get("/__local/environments", self.environments),
             web.get("/__local/schedules", self.schedules),
             web.post("/__local/schedules/{name}", self.trigger),
             web.get("/__local/faults", self.faults),
@@ -55,6 +57,9 @@ class AdminService:
                 for c in self.gw.connections.values()
             ]
         )
+
+    async def environments(self, request: web.Request) -> web.Response:
+        return web.json_response(self.gw.invoker.environments())
 
     async def schedules(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -33,6 +33,7 @@ def lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
         "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST/local",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}" if spec.runtime else "AWS_Lambda_python",
         "AWS_SAM_LOCAL": "true",
+        "TZ": ":UTC",
         "_HANDLER": spec.handler,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(spec.code_dir),

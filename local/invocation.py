@@ -24,6 +24,10 @@ class Invoker(Protocol):
         (API Gateway's integration timeout), never the function's own ``Timeout``."""
         ...
 
+    def environments(self) -> dict[str, list[dict[str, Any]]]:
+        """Each function's execution environments (pid, state, invocations, init duration)."""
+        ...
+
     def reload(self) -> int:
         """Make the next invocations cold-start with fresh code; returns how many environments or modules went."""
         ...

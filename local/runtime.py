@@ -131,6 +131,9 @@ class InProcessInvoker:
     async def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
+    def environments(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
+
     def reload(self) -> int:
         """Forget every loaded module of every function's code directory: the next invocation cold-starts."""
         dirs = tuple(str(runtime.spec.code_dir) for runtime in self.functions.values())

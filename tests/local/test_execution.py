@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,16 @@ def test_a_warm_environment_is_reused_and_init_runs_once(functions: Functions) -
         mark = functions.gateway.log_lines.index(found.string, mark) + 1
     inits = functions.lines(r"\[TwinFunction\] INIT_REPORT Init Duration: \d+\.\d\d ms")
     assert len(inits) == 1
+
+
+def test_the_admin_endpoint_lists_each_functions_environments(functions: Functions) -> None:
+    me = functions.invoke("TwinFunction", op="whoami")
+    listing = json.loads(urllib.request.urlopen(functions.gateway.base_url + "/__local/environments").read())
+    assert set(listing) == {"ProbeFunction", "TwinFunction", "ShortFunction", "BrokenFunction"}
+    (mine,) = [e for e in listing["TwinFunction"] if e["pid"] == me["pid"]]
+    assert mine["state"] in ("idle", "finishing")
+    assert mine["invocations"] >= me["invocations"]
+    assert mine["initMs"] > 0
 
 
 def test_functions_that_share_code_do_not_share_module_state(functions: Functions) -> None:
