@@ -8,6 +8,7 @@ Lambda's reserved variables and the gateway's own (WEBSOCKET_API_ENDPOINT, REDIS
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from local.environ import system_subset
@@ -31,7 +32,8 @@ def lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST/local",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}" if spec.runtime else "AWS_Lambda_python",
+        # The interpreter that really runs the function (the runtime client adapts its behaviour to it).
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
         "AWS_SAM_LOCAL": "true",
         "TZ": ":UTC",
         "_HANDLER": spec.handler,
