@@ -114,7 +114,7 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
         version="1.0.0",
     )
 
-    def require_service_key(x_internal_service_key: Annotated[str | None, Header()] = None) -> None:
+    async def require_service_key(x_internal_service_key: Annotated[str | None, Header()] = None) -> None:
         expected = runtime().settings.internal_service_key.get_secret_value().encode()
         given = (x_internal_service_key or "").encode()
         if not expected or not hmac.compare_digest(given, expected):
@@ -153,20 +153,22 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
     def send(request: Broadcast) -> BroadcastAnswer:
         return BroadcastAnswer(**runtime().broadcaster.broadcast(request).as_dict())
 
+    # The broadcast routes are ``async def`` over the synchronous broadcaster: an execution environment serves one
+    # invocation at a time, so blocking the loop costs nothing, while a sync route would cost a worker-thread hop.
     @secured.post("/broadcast/", status_code=202, response_model=BroadcastAnswer)
-    def broadcast(body: BroadcastBody) -> BroadcastAnswer:
+    async def broadcast(body: BroadcastBody) -> BroadcastAnswer:
         """To the conversation's subscribers when ``conversationId`` is given, else to the whole tenant."""
         return send(Broadcast(body.event, body.tenantId, body.data, body.conversationId, body.eventId))
 
     @secured.post("/broadcast/tenant/{tenant_id}", status_code=202, response_model=BroadcastAnswer)
-    def broadcast_tenant(
+    async def broadcast_tenant(
         tenant_id: TenantPath,
         body: TenantBroadcastBody,
     ) -> BroadcastAnswer:
         return send(Broadcast(body.event, tenant_id, body.data, None, body.eventId))
 
     @secured.post("/broadcast/conversation/{conversation_id}", status_code=202, response_model=BroadcastAnswer)
-    def broadcast_conversation(
+    async def broadcast_conversation(
         conversation_id: Annotated[str, Path(min_length=1, max_length=128)],
         body: ConversationBroadcastBody,
     ) -> BroadcastAnswer:
