@@ -44,7 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under a minute")
     p.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     p.add_argument("--connections", type=int, help="connect: connections to open (1000; quick 200)")
-    p.add_argument("--in-flight", type=int, default=50, help="connect: handshakes in flight (50)")
+    p.add_argument("--in-flight", type=int, default=50, help="handshakes in flight when clients connect (50)")
     p.add_argument("--broadcast-connections", type=int, help="broadcast: clients of the tenant (1000; quick 200)")
     p.add_argument("--other-tenant", type=int, help="broadcast: clients of a second tenant (50; quick 10)")
     p.add_argument("--rounds", type=int, help="broadcast: repetitions (20; quick 5)")
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     target = TargetOptions(args.target, args.url, args.pid, args.secret, args.service_key)
     plan: dict[str, Callable[[], Outcome]] = {
         "connect": lambda: run(connect.run(target, args.connections, args.in_flight)),
-        "broadcast": lambda: run(broadcast.run(target, args.broadcast_connections, args.other_tenant, args.rounds)),
+        "broadcast": lambda: run(
+            broadcast.run(target, args.broadcast_connections, args.other_tenant, args.rounds, args.in_flight)
+        ),
         "steady": lambda: run(
             steady.run(target, args.steady_tenants, args.steady_per_tenant, args.steady_rate, args.steady_seconds,
                        args.steady_search, args.search_seconds, args.in_flight)
