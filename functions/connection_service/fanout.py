@@ -1,15 +1,14 @@
-"""Broadcasting: validate, append to the tenant's log, fan out with bounded concurrency, prune the gone."""
+"""Broadcasting: validate, append to the tenant's log, post to every recipient, prune the gone."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConnectionGone, DeliveryFailed, PayloadTooLarge
+from .errors import ConnectionGone, PayloadTooLarge
 from .eventlog import Entry, EventLog
 from .events import validate_event
 from .gateway import ManagementApi
@@ -62,14 +61,12 @@ class Broadcaster:
         event_log: EventLog,
         gateway: ManagementApi,
         clock: Clock,
-        concurrency: int,
         max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
         self._registry = registry
         self._event_log = event_log
         self._gateway = gateway
         self._clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fanout")
         self._max_frame_bytes = max_frame_bytes
 
     def broadcast(self, request: Broadcast) -> BroadcastResult:
@@ -103,17 +100,12 @@ class Broadcaster:
         """Post ``frame`` to every recipient; returns (delivered, failed, gone ids)."""
         if not recipients:
             return 0, 0, []
-        outcomes = list(self._pool.map(lambda cid: self._post(cid, frame), recipients))
-        gone = [cid for cid, outcome in zip(recipients, outcomes, strict=True) if outcome == "gone"]
-        delivered = sum(1 for outcome in outcomes if outcome == "ok")
-        return delivered, len(recipients) - delivered - len(gone), gone
-
-    def _post(self, connection_id: str, frame: bytes) -> str:
-        try:
-            self._gateway.post(connection_id, frame)
-        except ConnectionGone:
-            return "gone"
-        except DeliveryFailed as exc:
-            log.warning("delivery to %s failed: %s", connection_id, exc)
-            return "failed"
-        return "ok"
+        gone: list[str] = []
+        failed = 0
+        for connection_id, outcome in zip(recipients, self._gateway.post_many(recipients, frame), strict=True):
+            if isinstance(outcome, ConnectionGone):
+                gone.append(connection_id)
+            elif outcome is not None:
+                failed += 1
+                log.warning("delivery to %s failed: %s", connection_id, outcome)
+        return len(recipients) - failed - len(gone), failed, gone

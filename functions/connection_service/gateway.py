@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -9,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ConnectionGone, DeliveryFailed
-from .poster import SignedPoster
+from .poster import Outcome, SignedPoster
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -29,12 +31,13 @@ class ManagementApi:
     """``post``/``get``/``delete`` a connection. Raises :class:`ConnectionGone` for a 410 and
     :class:`DeliveryFailed` once the retries (throttling, 5xx; backoff with jitter) are spent.
 
-    ``post`` goes through a :class:`~.poster.SignedPoster` when one is given (the fan-out's hot path), else
-    through the boto3 client, which always serves ``get`` and ``delete``."""
+    ``post`` and ``post_many`` go through a :class:`~.poster.SignedPoster` when one is given (the fan-out's hot
+    path), else through the boto3 client (``concurrency`` threads), which always serves ``get`` and ``delete``."""
 
-    def __init__(self, client: Any, poster: SignedPoster | None = None) -> None:
+    def __init__(self, client: Any, poster: SignedPoster | None = None, concurrency: int = 10) -> None:
         self._client = client
         self._poster = poster
+        self._threads = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="post")  # threads start on use
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ManagementApi:
@@ -50,7 +53,8 @@ class ManagementApi:
             try:  # inside LocalStack: its client factory knows the edge endpoint
                 from localstack_client.session import Session
 
-                return cls(Session().client("apigatewaymanagementapi", config=config))
+                client = Session().client("apigatewaymanagementapi", config=config)
+                return cls(client, concurrency=settings.fanout_concurrency)
             except ImportError:
                 pass
         client = boto3.client(
@@ -62,14 +66,27 @@ class ManagementApi:
             credentials = session.get_credentials()
             region = settings.aws_region or session.region_name or client.meta.region_name
             if credentials is not None and region:
-                poster = SignedPoster(endpoint, credentials, region, max(10, settings.fanout_concurrency))
-        return cls(client, poster)
+                poster = SignedPoster(endpoint, credentials, region, settings.fanout_concurrency)
+        return cls(client, poster, settings.fanout_concurrency)
 
     def post(self, connection_id: str, data: bytes) -> None:
         if self._poster is not None:
             self._poster.post(connection_id, data)
         else:
             self._call("post_to_connection", ConnectionId=connection_id, Data=data)
+
+    def post_many(self, connection_ids: Sequence[str], data: bytes) -> list[Outcome]:
+        """Post ``data`` to each connection; the outcome of each, in order (``None``: delivered)."""
+        if self._poster is not None:
+            return self._poster.post_many(connection_ids, data)
+        return list(self._threads.map(lambda connection_id: self._outcome(connection_id, data), connection_ids))
+
+    def _outcome(self, connection_id: str, data: bytes) -> Outcome:
+        try:
+            self.post(connection_id, data)
+        except (ConnectionGone, DeliveryFailed) as exc:
+            return exc
+        return None
 
     def delete(self, connection_id: str) -> None:
         self._call("delete_connection", ConnectionId=connection_id)

@@ -94,7 +94,6 @@ class Runtime:
             self.event_log,
             self.gateway,
             self.clock,
-            self.settings.fanout_concurrency,
             self.settings.max_frame_bytes,
         )
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -9,8 +10,9 @@ import redis
 
 from connection_service import broadcast, connect, disconnect, message
 from tests.integration.conftest import SERVICE_KEY
+from tests.integration.scripted_server import ScriptedServer
 from tests.support.aws_connections import ConnectionsApi
-from tests.support.lambda_env import LambdaContext, load_event
+from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -159,8 +161,6 @@ def test_invalid_or_oversize_events_are_refused(body: dict[str, Any], status: in
 
 
 def test_broadcast_answers_503_with_retry_after_when_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.support.lambda_env import reset_cold_start
-
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
     reset_cold_start()
 
@@ -168,6 +168,40 @@ def test_broadcast_answers_503_with_retry_after_when_redis_is_down(monkeypatch: 
 
     assert answer["statusCode"] == 503
     assert "retry-after" in {k.lower() for k in answer["headers"]}
+
+
+@pytest.fixture
+def keep_alive() -> Iterator[ScriptedServer]:
+    """An @connections stand-in that keeps connections open between posts, as API Gateway does."""
+    server = ScriptedServer()
+    yield server
+    server.close()
+
+
+def test_a_broadcast_is_served_on_the_invoking_thread_without_starting_threads(
+    token: Callable[..., str], keep_alive: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [f"{n}AAAAAAAAAAAAAA=" for n in range(3)]
+    for n, connection_id in enumerate(ids):
+        open_connection(token("tenant-a", f"u{n}"), connection_id)
+    monkeypatch.setenv("WEBSOCKET_API_ENDPOINT", keep_alive.endpoint())
+    reset_cold_start()
+    http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})  # cold start done
+    invoking = threading.current_thread()
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def recording(thread: threading.Thread) -> None:
+        if threading.current_thread() is invoking:  # not the stand-in server's threads
+            started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording)
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_missed", "data": CALL})
+
+    assert answer["json"]["delivered"] == 3 and started == []
+    assert sorted(cid for cid, _ in keep_alive.posted) == sorted(ids * 2) and keep_alive.accepted == 3
 
 
 def test_the_http_handler_works_on_a_thread_whose_event_loop_was_closed() -> None:

@@ -3,9 +3,11 @@ LocalStack's edge URL when running inside LocalStack — checked with the real b
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from connection_service.config import Settings
+from connection_service.errors import ConnectionGone, DeliveryFailed
 from connection_service.gateway import ManagementApi, management_endpoint
 from tests.support.aws_connections import ConnectionsApi
 
@@ -66,3 +68,18 @@ def test_the_region_lambda_sets_is_enough(monkeypatch: pytest.MonkeyPatch, conne
     assert connections_api.frames("L0SM9cOFvHcCIhw=") == [{"event": "a"}]
     assert connections_api.deleted == ["L0SM9cOFvHcCIhw="]
     assert "/eu-west-1/execute-api/" in connections_api.requests[0][2]["Authorization"]
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_without_a_signed_poster_many_posts_go_through_boto3_with_the_same_outcomes(
+    connections_api: ConnectionsApi,
+) -> None:
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=connections_api.endpoint, region_name="us-east-1")
+    api = ManagementApi(client, concurrency=1)  # as inside LocalStack: its client, no poster; in order
+    connections_api.gone.add("gone-connection=")
+    connections_api.failures.append(403)
+
+    outcomes = api.post_many(["refused-connection", "gone-connection=", "L0SM9cOFvHcCIhw="], b'{"event":"a"}')
+
+    assert isinstance(outcomes[0], DeliveryFailed) and isinstance(outcomes[1], ConnectionGone) and outcomes[2] is None
+    assert connections_api.frames("L0SM9cOFvHcCIhw=") == [{"event": "a"}]

@@ -3,8 +3,13 @@ standard mode — checked over real HTTP against a stand-in for AWS's @connectio
 
 from __future__ import annotations
 
+import datetime
+from unittest import mock
+
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from connection_service.errors import ConnectionGone, DeliveryFailed
@@ -44,6 +49,20 @@ def test_a_post_reaches_the_connection_as_boto3_would_send_it(
     for authorization in (boto_headers["Authorization"], headers["Authorization"]):
         assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") and scope in authorization
     assert headers["X-Amz-Date"] and "SignedHeaders=host;x-amz-date" in headers["Authorization"]
+
+
+def test_a_post_carries_the_signature_botocore_computes_for_it(connections_api: ConnectionsApi) -> None:
+    credentials = Credentials("ASIAEXAMPLE", "secret", "session-token")
+    SignedPoster(connections_api.endpoint, credentials, "eu-west-1", 2).post(CID, b'{"event":"b"}')
+
+    ((_, path, headers),) = connections_api.requests
+    sent_at = datetime.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    expected = AWSRequest(method="POST", url=connections_api.endpoint.rsplit("/", 1)[0] + path, data=b'{"event":"b"}')
+    with mock.patch("botocore.auth.get_current_datetime", return_value=sent_at):
+        SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(expected)
+    assert headers["Authorization"] == expected.headers["Authorization"]
+    assert headers["X-Amz-Security-Token"] == "session-token"
+    assert headers["Host"] == connections_api.endpoint.split("/")[2]
 
 
 def test_gone_is_raised_as_connection_gone(poster: SignedPoster, connections_api: ConnectionsApi) -> None:
