@@ -139,8 +139,8 @@ class DashboardStatusSender:
             self._registry.prune(tenant_id, gone)
             return delivered, failed, len(gone)
 
-        # The broadcaster's pool parallelises within a tenant; a few tenants at a time keep many small tenants
-        # from being served one after another.
+        # The fan-out keeps up to FANOUT_CONCURRENCY posts in flight within a tenant; a few tenants at a time keep
+        # many small tenants from being served one after another.
         with ThreadPoolExecutor(max_workers=min(self._tenant_concurrency, len(tenants))) as pool:
             outcomes = list(pool.map(one, tenants))
         return DashboardStatusResult(
