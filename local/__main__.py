@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from local.config import KB, GatewayConfig
+from local.config import KB, GatewayConfig, default_max_environments
 from local.faults import FaultRule, FaultRuleError
 from local.template import TemplateError
 
@@ -105,8 +105,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--max-environments",
         type=int,
-        default=8,
-        help="execution environments (worker processes) per function; more invocations queue (%(default)s)",
+        default=default_max_environments(),
+        help="execution environments (worker processes) per function; more invocations queue (default: one per "
+        "CPU core, 2 to 8: %(default)s here)",
     )
     e.add_argument(
         "--environment-idle-timeout",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 KB = 1024
+
+
+def default_max_environments() -> int:
+    """One environment per CPU core (2 to 8): more CPU-bound interpreters than cores add no throughput, and each
+    cold start costs a few hundred milliseconds of CPU. Functions that wait on slow I/O may want more."""
+    return min(8, max(2, os.cpu_count() or 2))
 
 
 @dataclass(slots=True)
@@ -29,8 +36,8 @@ class GatewayConfig:
     max_duration: float = 7200.0
     connect_rate: float = 500.0
     integration_timeout: float = 29.0
-    max_environments: int = 8
-    """Execution environments per function (Lambda's concurrency, scaled down for a laptop)."""
+    max_environments: int = field(default_factory=lambda: default_max_environments())
+    """Execution environments per function (Lambda's concurrency, scaled down to the machine)."""
     environment_idle_timeout: float = 300.0
     """Seconds an environment may stay idle before it is stopped."""
     runtime_client: str = "auto"

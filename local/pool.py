@@ -1,8 +1,8 @@
 """Execution environments per function, scaled as Lambda scales them.
 
-An invocation takes an idle environment (the most recently used: warm reuse), else one that is just finishing,
-else waits while a new one starts, as long as the function has fewer than ``limit`` environments; beyond that it
-queues for the first to free up. Cold starts of one function are paced one at a time.
+An invocation takes an idle environment (the most recently used: warm reuse), else waits for the first to free
+up; when that takes a moment (``SCALE_OUT_DELAY_S``) a new one starts, as long as the function has fewer than
+``limit``, one cold start at a time.
 Environments idle for ``idle_timeout`` seconds are stopped. An environment that fails its init answers one waiting
 invocation with the init error; the next invocation starts a fresh one.
 """
@@ -23,9 +23,12 @@ from local.ids import lambda_request_id
 from local.invocation import InvocationError
 from local.model import FunctionSpec
 from local.runtime_api import RuntimeApiServer
-from local.sandbox import FINISHING, IDLE, STARTING, Environment, Invocation
+from local.sandbox import IDLE, STARTING, Environment, Invocation
 
 log = logging.getLogger("local.lambda")
+
+SCALE_OUT_DELAY_S = 0.05
+"""How long an invocation waits for a busy environment to free up before another one starts."""
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -52,7 +55,9 @@ class FunctionPool:
         self.idle_timeout = idle_timeout
         self.environments: set[Environment] = set()
         self.idle: list[Environment] = []
-        self.waiting: deque[asyncio.Future[Environment]] = deque()
+        self.waiting: deque[tuple[float, asyncio.Future[Environment]]] = deque()
+        """Invocations waiting for an environment, oldest first, with the loop time they began to wait."""
+        self._scale_timer: asyncio.TimerHandle | None = None
         self.closed = False
         self._numbers = itertools.count(1)
         self._launches: set[asyncio.Task[None]] = set()
@@ -85,8 +90,9 @@ class FunctionPool:
         return None
 
     async def _wait_for_environment(self, wait: float | None) -> Environment:
-        waiter: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Environment] = loop.create_future()
+        self.waiting.append((loop.time(), waiter))
         self._scale()
         try:
             return await asyncio.wait_for(waiter, wait)
@@ -100,19 +106,27 @@ class FunctionPool:
             raise
 
     def _scale(self) -> None:
-        """Start an environment if invocations wait for one. One cold start at a time per function: a burst on a
-        laptop's few cores would otherwise start many interpreters at once, each slowing the others, while the
-        environments already warm drain the queue in milliseconds."""
-        if self.closed or len(self.environments) >= self.limit:
+        """Start an environment when an invocation has waited ``SCALE_OUT_DELAY_S`` for one (at once when the
+        function has none), one cold start at a time. On a laptop's few cores an environment that finishes within
+        milliseconds serves a burst sooner than new interpreters could start, and they would slow it down; a
+        sustained queue or slow invocations still scale out, up to the limit."""
+        waiting = self.waiting
+        while waiting and waiting[0][1].done():
+            waiting.popleft()
+        if not waiting or self.closed or len(self.environments) >= self.limit:
             return
-        states = [environment.state for environment in self.environments]
-        if STARTING in states:
+        if any(environment.state == STARTING for environment in self.environments):
             return
-        pending = sum(1 for waiter in self.waiting if not waiter.done())
-        # An environment that has just answered asks for its next invocation within moments: wait for it rather
-        # than start another (as a caller's next request in Lambda finds the environment it just used).
-        if pending > states.count(FINISHING):
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - waiting[0][0]
+        if not self.environments or waited >= SCALE_OUT_DELAY_S:
             self._start()
+        elif self._scale_timer is None:
+            self._scale_timer = loop.call_later(SCALE_OUT_DELAY_S - waited, self._scale_later)
+
+    def _scale_later(self) -> None:
+        self._scale_timer = None
+        self._scale()
 
     def _start(self) -> None:
         environment = Environment(self.spec, self.variables, self.command, self, next(self._numbers))
@@ -128,11 +142,10 @@ class FunctionPool:
             environment.stop("code reloaded" if environment.retire else "gateway stopping")
             return
         while self.waiting:
-            waiter = self.waiting.popleft()
+            _, waiter = self.waiting.popleft()
             if not waiter.done():
                 waiter.set_result(environment)
-                if self.waiting:
-                    self._scale()
+                self._scale()
                 return
         environment.idle_since = time.monotonic()
         self.idle.append(environment)
@@ -145,7 +158,7 @@ class FunctionPool:
             error = environment.init_error or InvocationError("Runtime.ExitError", "Runtime exited during init")
             log.info("%s init failed: %s: %s", environment.label, error.kind, error.message)
             while self.waiting:
-                waiter = self.waiting.popleft()
+                _, waiter = self.waiting.popleft()
                 if not waiter.done():
                     waiter.set_exception(error)
                     break
@@ -173,7 +186,7 @@ class FunctionPool:
         environments = list(self.environments)
         for environment in environments:
             environment.kill()
-        for waiter in self.waiting:
+        for _, waiter in self.waiting:
             if not waiter.done():
                 waiter.set_exception(InvocationError("Runtime.ExitError", "the gateway is stopping"))
         if environments:
