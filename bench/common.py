@@ -114,9 +114,9 @@ def raise_nofile() -> int:
     return target
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and of its descendants, the live ones and those it has reaped (the local
-    gateway runs each execution environment as a child process)."""
+def _process_tree(pid: int) -> list[tuple[int, list[str]]]:
+    """``/proc/<pid>/stat`` fields of a process and of each of its live descendants (the local gateway runs every
+    execution environment as a child process)."""
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
@@ -128,13 +128,19 @@ def tree_cpu_s(pid: int) -> float:
             continue
         stats[int(entry.name)] = fields
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total, todo = 0, [pid]
+    found: list[tuple[int, list[str]]] = []
+    todo = [pid]
     while todo:
         current = todo.pop()
         if (stat := stats.get(current)) is not None:
-            total += sum(int(f) for f in stat[11:15])  # utime, stime, cutime, cstime
+            found.append((current, stat))
         todo += children.get(current, [])
-    return total / CLK_TCK
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of its descendants, the live ones and those it has reaped."""
+    return sum(sum(int(f) for f in stat[11:15]) for _, stat in _process_tree(pid)) / CLK_TCK  # u/s time, reaped too
 
 
 def proc_rss_kb(pid: int) -> int:
@@ -143,6 +149,17 @@ def proc_rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def tree_rss_kb(pid: int) -> tuple[int, int]:
+    """VmRSS in KB of a process, and of all its descendants together (each counted whole: an upper bound)."""
+    own = proc_rss_kb(pid)
+    others = 0
+    for child, _ in _process_tree(pid):
+        if child != pid:
+            with contextlib.suppress(OSError, RuntimeError):
+                others += proc_rss_kb(child)
+    return own, others
 
 
 def machine_busy_s() -> float:
