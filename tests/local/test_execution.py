@@ -215,3 +215,13 @@ def test_idle_environments_are_stopped(client: str) -> None:
         second = functions.invoke("ProbeFunction", op="whoami")
         assert second["pid"] != first["pid"]
         assert second["invocations"] == 1
+
+
+def test_in_process_mode_runs_handlers_inside_the_gateway_for_debuggers() -> None:
+    args = ["--redis", "off", "--schedules", "off", "--in-process"]
+    with LocalGateway(LAMBDA_APP, env={"REDIS_URL": None}, args=args) as gateway:
+        assert "functions: IN-PROCESS" in gateway.logs
+        me = Functions(gateway).invoke("ProbeFunction", op="whoami")
+        assert gateway.process is not None
+        assert me["pid"] == gateway.process.pid
+        assert me["tag"] == "probe"
