@@ -69,8 +69,9 @@ class FunctionPool:
         loop = asyncio.get_running_loop()
         started = loop.time()
         environment = self._take_idle()
-        if environment is None:
-            environment = await self._wait_for_environment(wait)
+        while environment is None or environment.state != IDLE:  # one handed over may have died meanwhile
+            remaining = None if wait is None else wait - (loop.time() - started)
+            environment = self._take_idle() or await self._wait_for_environment(remaining)
         deadline_ms = time.time_ns() // 1_000_000 + int(self.spec.timeout * 1000)
         invocation = Invocation(lambda_request_id(), payload, deadline_ms, loop.create_future())
         invocation.outcome.add_done_callback(_retrieve)

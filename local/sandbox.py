@@ -217,8 +217,13 @@ class Environment:
             )
         elif self.state == DEAD:
             raise asyncio.CancelledError
+        unanswered, self.current = self.current, None
+        if unanswered is not None and not unanswered.outcome.done():
+            if self._timer is not None:
+                self._timer.cancel()
+            message = f"the runtime asked for its next invocation without answering RequestId {unanswered.request_id}"
+            unanswered.outcome.set_exception(InvocationError("Runtime.NoResponse", message))
         self.state = IDLE
-        self.current = None
         parked = self._parked = asyncio.get_running_loop().create_future()
         self.listener.ready(self)
         invocation: Invocation = await parked
