@@ -1,17 +1,19 @@
-"""The API Gateway ``@connections`` management API, with AWS errors converted where they enter."""
+"""The API Gateway ``@connections`` management API, with AWS errors converted where they enter.
+
+boto3 is imported only when needed: in Lambda the credentials and region are in the environment, so the signed
+poster serves every post without it, and its client is made on the first ``get`` or ``delete``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .errors import ConnectionGone, DeliveryFailed
-from .poster import Outcome, SignedPoster
+from .poster import Outcome, SignedPoster, environment_credentials
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -32,42 +34,61 @@ class ManagementApi:
     :class:`DeliveryFailed` once the retries (throttling, 5xx; backoff with jitter) are spent.
 
     ``post`` and ``post_many`` go through a :class:`~.poster.SignedPoster` when one is given (the fan-out's hot
-    path), else through the boto3 client (``concurrency`` threads), which always serves ``get`` and ``delete``."""
+    path), else through the boto3 client (``concurrency`` threads), which always serves ``get`` and ``delete``.
+    Without ``client``, ``make_client`` makes it on first use."""
 
-    def __init__(self, client: Any, poster: SignedPoster | None = None, concurrency: int = 10) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: Any = None,
+        poster: SignedPoster | None = None,
+        concurrency: int = 10,
+        *,
+        make_client: Callable[[], Any] | None = None,
+    ) -> None:
+        self._client_made = client
+        self._make_client = make_client
+        self._client_lock = threading.Lock()
         self._poster = poster
         self._threads = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="post")  # threads start on use
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ManagementApi:
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 4},
-            max_pool_connections=max(10, settings.fanout_concurrency),
-            connect_timeout=2,
-            read_timeout=5,
-            tcp_keepalive=True,
-        )
         endpoint = management_endpoint(settings)
+        credentials = environment_credentials()
+        if endpoint and credentials is not None and settings.aws_region and not settings.localstack_hostname:
+            return cls(
+                None,
+                SignedPoster(endpoint, credentials, settings.aws_region, settings.fanout_concurrency),
+                settings.fanout_concurrency,
+                make_client=functools.partial(boto3_client, settings, endpoint),
+            )
         if settings.localstack_hostname:
             try:  # inside LocalStack: its client factory knows the edge endpoint
                 from localstack_client.session import Session
 
-                client = Session().client("apigatewaymanagementapi", config=config)
+                client = Session().client("apigatewaymanagementapi", config=boto3_config(settings))
                 return cls(client, concurrency=settings.fanout_concurrency)
             except ImportError:
                 pass
-        client = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=endpoint, region_name=settings.aws_region or None, config=config
-        )
+        import boto3  # botocore's credential chain and configuration decide
+
+        client = boto3_client(settings, endpoint)
         poster = None
         if endpoint:
             session = boto3.DEFAULT_SESSION or boto3.Session()
-            credentials = session.get_credentials()
+            chain_credentials = session.get_credentials()
             region = settings.aws_region or session.region_name or client.meta.region_name
-            if credentials is not None and region:
-                poster = SignedPoster(endpoint, credentials, region, settings.fanout_concurrency)
+            if chain_credentials is not None and region:
+                poster = SignedPoster(endpoint, chain_credentials, region, settings.fanout_concurrency)
         return cls(client, poster, settings.fanout_concurrency)
+
+    @property
+    def _client(self) -> Any:
+        if self._client_made is None and self._make_client is not None:
+            with self._client_lock:  # making boto3 clients is not thread-safe
+                if self._client_made is None:
+                    self._client_made = self._make_client()
+        return self._client_made
 
     def post(self, connection_id: str, data: bytes) -> None:
         if self._poster is not None:
@@ -96,6 +117,8 @@ class ManagementApi:
         return answer
 
     def _call(self, operation: str, **params: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return getattr(self._client, operation)(**params)
         except ClientError as exc:
@@ -106,3 +129,26 @@ class ManagementApi:
             raise DeliveryFailed(f"{operation}: {code or status}") from exc
         except BotoCoreError as exc:
             raise DeliveryFailed(f"{operation}: {type(exc).__name__}") from exc
+
+
+def boto3_config(settings: Settings) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        max_pool_connections=max(10, settings.fanout_concurrency),
+        connect_timeout=2,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+
+
+def boto3_client(settings: Settings, endpoint: str | None) -> Any:
+    import boto3
+
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name=settings.aws_region or None,
+        config=boto3_config(settings),
+    )

@@ -1,7 +1,8 @@
 """Cold-start wiring: the clients and service objects a function keeps between invocations.
 
-Built once per process on first use, from the one settings object. Heavy modules (boto3) are imported only by
-the functions that post to connections.
+Built once per process on first use, from the one settings object. Modules only some functions need are
+imported by those: pyjwt by the connect function, the posting code by those that post (boto3 only where the
+environment holds no credentials, see gateway.py).
 """
 
 from __future__ import annotations

@@ -1,15 +1,30 @@
 """Where the functions send @connections calls: the API's endpoint, boto3's service endpoint variable, or
-LocalStack's edge URL when running inside LocalStack — checked with the real boto3 client over HTTP."""
+LocalStack's edge URL when running inside LocalStack — checked with the real boto3 client over HTTP. Which
+credentials sign them: Lambda's, from the environment without boto3, else botocore's credential chain."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+import connection_service
 from connection_service.config import Settings
 from connection_service.errors import ConnectionGone, DeliveryFailed
 from connection_service.gateway import ManagementApi, management_endpoint
 from tests.support.aws_connections import ConnectionsApi
+from tests.support.lambda_env import load_event
 
 BASE = {
     "jwt_secret": "s" * 32,
@@ -83,3 +98,106 @@ def test_without_a_signed_poster_many_posts_go_through_boto3_with_the_same_outco
 
     assert isinstance(outcomes[0], DeliveryFailed) and isinstance(outcomes[1], ConnectionGone) and outcomes[2] is None
     assert connections_api.frames("L0SM9cOFvHcCIhw=") == [{"event": "a"}]
+
+
+CID = "L0SM9cOFvHcCIhw="
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEHkaCXVzLWVhc3QtMSJHMEUCIQ//token+="
+
+# A cold start in a fresh interpreter: connect, then a ping through the message function, whose pong is posted.
+COLD_START = """
+import json, sys
+from connection_service import connect, disconnect, message
+imported = sorted(m for m in ("boto3", "botocore") if m in sys.modules)
+connect_event, message_event = json.loads(sys.argv[1])
+statuses = [connect.handler(connect_event, None)["statusCode"], message.handler(message_event, None)["statusCode"]]
+used = sorted(m for m in ("boto3", "botocore") if m in sys.modules)
+print(json.dumps({"imported": imported, "statuses": statuses, "used": used}))
+"""
+
+
+def botocore_authorization(
+    credentials: Credentials, region: str, url: str, headers: dict[str, str], body: bytes
+) -> str:
+    """The Authorization botocore computes for a POST sent with these headers (its X-Amz-Date)."""
+    sent_at = datetime.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    request = AWSRequest(method="POST", url=url, data=body)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=sent_at):
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return str(request.headers["Authorization"])
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_in_lambda_s_environment_the_functions_post_without_boto3(
+    monkeypatch: pytest.MonkeyPatch, connections_api: ConnectionsApi, token: Callable[..., str]
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    events = [
+        load_event("websocket_connect", REPLACE_WITH_TOKEN=token("tenant-a", "user-1")),
+        {**load_event("websocket_message"), "body": '{"action":"ping","requestId":"p1"}'},
+    ]
+    functions = str(Path(connection_service.__file__).resolve().parent.parent)
+
+    run = subprocess.run(
+        [sys.executable, "-c", COLD_START, json.dumps(events)],
+        env={**os.environ, "PYTHONPATH": functions},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert json.loads(run.stdout) == {"imported": [], "statuses": [200, 200], "used": []}
+    [pong] = connections_api.frames(CID)
+    assert pong["event"] == "pong" and pong["requestId"] == "p1"
+    ((_, path, headers),) = connections_api.requests
+    assert headers["X-Amz-Security-Token"] == SESSION_TOKEN
+    expected = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], SESSION_TOKEN)
+    url = connections_api.endpoint.rsplit("/", 1)[0] + path
+    body = json.dumps(pong, separators=(",", ":"), ensure_ascii=False).encode()  # as the functions encode frames
+    assert headers["Authorization"] == botocore_authorization(expected, "us-east-1", url, headers, body)
+
+
+@pytest.fixture
+def no_environment_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No credentials in the environment, no IMDS, no user config: botocore's chain finds only a test file."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                 "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    return tmp_path / "credentials"
+
+
+def test_without_credentials_in_the_environment_botocore_s_chain_signs(
+    no_environment_credentials: Path, connections_api: ConnectionsApi
+) -> None:
+    no_environment_credentials.write_text("[default]\naws_access_key_id = AKIDFROMFILE\naws_secret_access_key = s\n")
+    api = ManagementApi.from_settings(settings(websocket_api_endpoint=connections_api.endpoint, aws_region="eu-west-1"))
+
+    api.post(CID, b'{"event":"a"}')
+
+    assert connections_api.frames(CID) == [{"event": "a"}]
+    authorization = connections_api.requests[0][2]["Authorization"]
+    assert "Credential=AKIDFROMFILE/" in authorization and "/eu-west-1/execute-api/" in authorization
+
+
+def test_credentials_that_expire_refresh_through_botocore(
+    no_environment_credentials: Path, monkeypatch: pytest.MonkeyPatch, connections_api: ConnectionsApi
+) -> None:
+    expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)  # inside botocore's window
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", expiry.isoformat())
+    api = None
+    for generation in ("gen1", "gen2"):
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", f"ASIA{generation}")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", f"secret-{generation}")
+        monkeypatch.setenv("AWS_SESSION_TOKEN", f"token-{generation}")
+        api = api or ManagementApi.from_settings(
+            settings(websocket_api_endpoint=connections_api.endpoint, aws_region="eu-west-1")
+        )
+        api.post(CID, b"{}")
+
+    signed = [(headers["Authorization"], headers["X-Amz-Security-Token"]) for _, _, headers in connections_api.requests]
+    assert [("Credential=ASIAgen1/" in a, t) for a, t in signed] == [(True, "token-gen1"), (False, "token-gen2")]
+    assert "Credential=ASIAgen2/" in signed[1][0]

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from connection_service.errors import ConnectionGone, DeliveryFailed
-from connection_service.poster import MAX_ATTEMPTS, SignedPoster, backoff_delay
+from connection_service.poster import MAX_ATTEMPTS, SignedPoster, StaticCredentials, backoff_delay
 from tests.support.aws_connections import ConnectionsApi
 
 CID = "L0SM9cOF/vHc+Ihw="  # base64 alphabet: '/', '+' and '=' must be encoded as boto3 encodes them
@@ -51,15 +51,24 @@ def test_a_post_reaches_the_connection_as_boto3_would_send_it(
     assert headers["X-Amz-Date"] and "SignedHeaders=host;x-amz-date" in headers["Authorization"]
 
 
-def test_a_post_carries_the_signature_botocore_computes_for_it(connections_api: ConnectionsApi) -> None:
-    credentials = Credentials("ASIAEXAMPLE", "secret", "session-token")
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        Credentials("ASIAEXAMPLE", "secret", "session-token"),
+        StaticCredentials("ASIAEXAMPLE", "secret", "session-token"),
+    ],
+    ids=["botocore", "environment"],
+)
+def test_a_post_carries_the_signature_botocore_computes_for_it(
+    connections_api: ConnectionsApi, credentials: Credentials | StaticCredentials
+) -> None:
     SignedPoster(connections_api.endpoint, credentials, "eu-west-1", 2).post(CID, b'{"event":"b"}')
 
     ((_, path, headers),) = connections_api.requests
     sent_at = datetime.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
     expected = AWSRequest(method="POST", url=connections_api.endpoint.rsplit("/", 1)[0] + path, data=b'{"event":"b"}')
     with mock.patch("botocore.auth.get_current_datetime", return_value=sent_at):
-        SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(expected)
+        SigV4Auth(Credentials("ASIAEXAMPLE", "secret", "session-token"), "execute-api", "eu-west-1").add_auth(expected)
     assert headers["Authorization"] == expected.headers["Authorization"]
     assert headers["X-Amz-Security-Token"] == "session-token"
     assert headers["Host"] == connections_api.endpoint.split("/")[2]

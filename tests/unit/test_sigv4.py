@@ -1,5 +1,5 @@
 """The fan-out's SigV4 signer adds exactly the headers botocore's SigV4Auth adds, byte for byte, and follows
-credentials as they refresh."""
+credentials as they refresh; credentials read from the environment are those botocore's first provider reads."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from unittest import mock
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials, RefreshableCredentials
-from botocore.utils import percent_encode
+from botocore.credentials import Credentials, EnvProvider, RefreshableCredentials
+from botocore.exceptions import PartialCredentialsError
+from botocore.utils import normalize_url_path, percent_encode
 
-from connection_service.poster import SigV4Signer, canonical_uri
+from connection_service import poster
+from connection_service.poster import SigV4Signer, StaticCredentials, canonical_uri, environment_credentials
 
 MOMENT = datetime.datetime(2026, 11, 26, 10, 0, 30)
 ENDPOINTS = [
@@ -23,6 +25,8 @@ ENDPOINTS = [
     "http://127.0.0.1:3105/dev",  # the local gateway: port kept
     "http://localhost:4566/_aws/execute-api/x1/dev",
     "https://ws.example.com",  # custom domain, no stage path
+    "http://[::1]:3105/dev",  # IPv6: in brackets
+    "https://[2001:DB8::1]:443/prod",
 ]
 CONNECTION_IDS = ["L0SM9cOFvHcCIhw=", "L0SM9cOF/vHc+Ihw=", "a b~c.d_e-f", "ünï/çødé", "..", "x/../y//z"]
 CREDENTIALS = [
@@ -30,6 +34,11 @@ CREDENTIALS = [
     Credentials("ASIAEXAMPLE", "secret", "FwoGZXIvYXdzEBYaDH//session+token=="),
     Credentials("ASIAEXAMPLE", "secret", "  token with   inner  spaces "),
 ]
+LAMBDA_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    "AWS_SESSION_TOKEN": "IQoJb3JpZ2luX2VjEHkaCXVzLWVhc3QtMSJHMEUCIQ//token+=",
+}
 
 
 def epoch(moment: datetime.datetime) -> float:
@@ -107,3 +116,66 @@ def test_refreshed_credentials_are_used_as_soon_as_botocore_refreshes_them(botoc
     for headers, gen in ((first, "gen-1"), (second, "gen-2")):
         static = Credentials(f"ASIA{gen}", f"secret-{gen}", f"token-{gen}")
         assert headers == botocore_headers(static, "us-east-1", origin + path, b"{}")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_credentials_from_the_environment_sign_as_botocore_s_own(botocore_now: mock.MagicMock, endpoint: str) -> None:
+    ours = environment_credentials(LAMBDA_ENVIRONMENT)
+    botocores = EnvProvider(environ=LAMBDA_ENVIRONMENT).load()
+    assert ours is not None and botocores is not None
+    origin, path = split(endpoint, CONNECTION_IDS[1])
+    signer = SigV4Signer(ours, "us-east-1", "execute-api", origin, clock=lambda: epoch(MOMENT))
+
+    assert signed(signer, path, b"{}") == botocore_headers(botocores, "us-east-1", origin + path, b"{}")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"},
+        LAMBDA_ENVIRONMENT,
+        {**LAMBDA_ENVIRONMENT, "AWS_SECURITY_TOKEN": "legacy-token"},  # botocore reads this name first
+        {**LAMBDA_ENVIRONMENT, "AWS_SECURITY_TOKEN": ""},
+        {**LAMBDA_ENVIRONMENT, "AWS_SESSION_TOKEN": ""},
+    ],
+    ids=["static", "session", "legacy-token-first", "empty-legacy-token", "empty-token"],
+)
+def test_environment_credentials_are_those_botocore_reads(environ: dict[str, str]) -> None:
+    ours = environment_credentials(environ)
+    botocores = EnvProvider(environ=environ).load()
+
+    assert ours is not None and botocores is not None
+    frozen = botocores.get_frozen_credentials()
+    assert ours.get_frozen_credentials() == StaticCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"AWS_ACCESS_KEY_ID": ""},
+        {"AWS_ACCESS_KEY_ID": "AKID"},  # botocore: PartialCredentialsError
+        {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": ""},
+        {**LAMBDA_ENVIRONMENT, "AWS_CREDENTIAL_EXPIRATION": "2026-11-26T11:00:00Z"},  # refreshable: botocore's
+    ],
+)
+def test_incomplete_or_expiring_environment_credentials_are_left_to_botocore(environ: dict[str, str]) -> None:
+    assert environment_credentials(environ) is None
+
+
+def test_a_partial_environment_is_botocore_s_error_not_ours() -> None:
+    with pytest.raises(PartialCredentialsError):
+        EnvProvider(environ={"AWS_ACCESS_KEY_ID": "AKID"}).load()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["", "/", "/dev/@connections/a", "/a/./b/../c", "//a//b//", "/..", "/a/..", "a/b/", "/a/%2F/b", "/x/../../y/."],
+)
+def test_paths_are_normalised_as_botocore_normalises_them(path: str) -> None:
+    assert poster.remove_dot_segments(path) == normalize_url_path(path)
+
+
+@pytest.mark.parametrize("connection_id", [*CONNECTION_IDS, "", "%41", "a\u0000b", "\U0001f600", "~!*'()"])
+def test_connection_ids_are_percent_encoded_as_botocore_encodes_them(connection_id: str) -> None:
+    assert poster.percent_encode(connection_id) == percent_encode(connection_id)
