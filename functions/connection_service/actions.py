@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadRequest,
@@ -25,12 +25,14 @@ from .errors import (
     as_service_error,
 )
 from .eventlog import EventLog
-from .fanout import Broadcast, Broadcaster
 from .gateway import ManagementApi
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry
 from .runtime import Clock
 from .upstream import CallService, Identity, idempotency_key
+
+if TYPE_CHECKING:
+    from .fanout import Broadcaster
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +227,9 @@ class UserActions:
     logged and does not turn the done action into an error.
     """
 
-    def __init__(self, upstream: Callable[[], CallService], broadcaster: Broadcaster) -> None:
-        self._upstream = upstream  # made on first use: the httpx client costs nothing to functions not using it
+    def __init__(self, upstream: Callable[[], CallService], broadcaster: Callable[[], Broadcaster]) -> None:
+        # Both made on first use: the httpx client, the fan-out and its event catalog cost other actions nothing.
+        self._upstream = upstream
         self._broadcaster = broadcaster
 
     def actions(self) -> dict[str, Action]:
@@ -268,6 +271,8 @@ class UserActions:
         return event_frame("ack", {"action": frame.action, "result": result}, frame.request_id)
 
     def _announce(self, caller: Caller, frame: ClientFrame, event: str, data: dict[str, Any]) -> None:
+        from .fanout import Broadcast
+
         data = {**data, "userId": caller.user_id}
         event_id = None
         if frame.request_id:
@@ -275,6 +280,6 @@ class UserActions:
             digest = hashlib.sha256(json.dumps([event, caller.user_id, frame.request_id, data]).encode())
             event_id = f"user-action:{digest.hexdigest()}"
         try:
-            self._broadcaster.broadcast(Broadcast(event, caller.tenant_id, data, event_id=event_id))
+            self._broadcaster().broadcast(Broadcast(event, caller.tenant_id, data, event_id=event_id))
         except Exception:  # done upstream: the caller still gets its ack
             log.exception("%s accepted by as-call-service but not broadcast", event)

@@ -21,9 +21,9 @@ def service() -> MessageService:
         heartbeat_interval_ms=rt.settings.heartbeat_interval_ms,
     )
     messages = MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock)
-    # as-call-service's client (httpx) is made on the first user action, once per instance.
+    # as-call-service's client (httpx) is made on the first user action, the broadcaster on the first announcement.
     upstream = functools.cache(lambda: CallService.from_settings(rt.settings))
-    UserActions(upstream, rt.broadcaster).register(messages)
+    UserActions(upstream, lambda: rt.broadcaster).register(messages)
     return messages
 
 
