@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dotenv import dotenv_values
+from pydantic import ValidationError
 
 from connection_service.config import DEV_JWT_SECRET, ConfigurationError, Settings
 
@@ -15,8 +18,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No stray .env or shell variable decides these tests."""
     monkeypatch.chdir("/")
-    for field in Settings.model_fields:
-        monkeypatch.delenv(env_name(field), raising=False)
+    names = {name for field in Settings.model_fields for name in (field, env_name(field).lower())}
+    for variable in list(os.environ):
+        if variable.lower() in names:
+            monkeypatch.delenv(variable)
 
 
 def env_name(field: str) -> str:
@@ -57,3 +62,74 @@ def test_local_mode_uses_announced_development_defaults(caplog: pytest.LogCaptur
 
 def test_secrets_never_appear_in_the_settings_repr() -> None:
     assert "super-secret-value" not in repr(Settings(jwt_secret="super-secret-value", internal_service_key="x"))  # type: ignore[arg-type]
+
+
+# What reaches each field, and from where: arguments, then the environment, then .env in the working directory;
+# names in any case, a field's alias before its name. Values are validated by the model (pydantic's coercion).
+SOURCES: list[tuple[str, dict[str, str], str | None, dict[str, Any], dict[str, Any]]] = [
+    ("defaults", {}, None, {}, {"port": 3105, "local": False, "jwt_algorithms": ["HS256"]}),
+    ("alias", {"AWS_SAM_LOCAL": "true"}, None, {}, {"local": True}),
+    ("lower-case names", {"aws_sam_local": "1", "port": "9"}, None, {}, {"local": True, "port": 9}),
+    ("field name too", {"LOCAL": "true"}, None, {}, {"local": True}),
+    ("alias before name", {"LOCAL": "true", "AWS_SAM_LOCAL": "false"}, None, {}, {"local": False}),
+    ("argument over environment", {"STAGE": "env", "AWS_SAM_LOCAL": "false"}, None, {"stage": "arg", "local": True},
+     {"stage": "arg", "local": True}),
+    ("argument by alias", {"AWS_SAM_LOCAL": "true"}, None, {"AWS_SAM_LOCAL": False}, {"local": False}),
+    ("arguments in any case", {}, None, {"Port": 5, "aws_sam_local": "true"}, {"port": 5, "local": True}),
+    ("unknown arguments ignored", {}, None, {"bogus": 1}, {"port": 3105}),
+    ("dotenv", {}, "PORT=1\nSTAGE=from-dotenv\n", {}, {"port": 1, "stage": "from-dotenv"}),
+    ("environment over dotenv", {"PORT": "2"}, "PORT=1\nSTAGE=from-dotenv\n", {}, {"port": 2, "stage": "from-dotenv"}),
+    ("argument over dotenv", {}, "STAGE=from-dotenv\n", {"stage": "arg"}, {"stage": "arg"}),
+    ("dotenv syntax", {}, "export PORT=7\nUNKNOWN=1\n# comment\nstage = 'q x'\nport2\n", {}, {"port": 7, "stage": "q x"}),
+    ("dotenv lower case and alias", {}, "port=9\naws_sam_local=true\n", {}, {"port": 9, "local": True}),
+    ("dotenv key without value", {}, "PORT\nSTAGE=\n", {}, {"port": 3105, "stage": ""}),
+    ("dotenv interpolation", {"REDIS_HOST": "cache"}, "REDIS_URL=redis://${REDIS_HOST}:1\n", {},
+     {"redis_url": "redis://cache:1"}),
+    ("comma-separated lists", {"JWT_ALGORITHMS": " HS256, HS384 ,", "ALLOWED_ORIGINS": ""}, None, {},
+     {"jwt_algorithms": ["HS256", "HS384"], "allowed_origins": []}),
+    ("lists are not JSON", {"JWT_ALGORITHMS": '["HS256"]'}, None, {}, {"jwt_algorithms": ['["HS256"]']}),
+    ("list argument as text", {}, None, {"jwt_algorithms": "HS256,HS512"}, {"jwt_algorithms": ["HS256", "HS512"]}),
+    ("coercion", {"ALLOW_MISSING_ORIGIN": "no", "PORT": " 42 ", "UPSTREAM_TIMEOUT_S": "1"}, None, {},
+     {"allow_missing_origin": False, "port": 42, "upstream_timeout_s": 1.0}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("environment", "dotenv", "arguments", "expected"), [c[1:] for c in SOURCES],
+                         ids=[c[0] for c in SOURCES])  # fmt: skip
+def test_where_values_come_from(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    environment: dict[str, str],
+    dotenv: str | None,
+    arguments: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if dotenv is not None:
+        (tmp_path / ".env").write_text(dotenv)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    settings = Settings(**arguments)
+
+    assert {name: getattr(settings, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "field"),
+    [
+        ({"PORT": ""}, "port"),
+        ({"AUTH_MODE": "Remote"}, "auth_mode"),
+        ({"JWT_ALGORITHMS": "HS256,none"}, "jwt_algorithms"),
+    ],
+)
+def test_invalid_values_are_a_validation_error_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], field: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+
+    assert [error["loc"] for error in raised.value.errors()] == [(field,)]
