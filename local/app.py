@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from local.clock import now_ms
 from local.config import GatewayConfig
 from local.environments import function_environment, wants_redis
 from local.events import schedule_payload
+from local.fastlane import FastLane
 from local.gateway import Gateway
 from local.httpapi import HttpApiService
 from local.invocation import InvocationError, Invoker
@@ -244,9 +246,13 @@ class LocalGatewayServer:
             log.info("%s", line)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.SockSite(runner, self.sock)
-        await site.start()
+        aiohttp_server = runner.server
+        assert aiohttp_server is not None
         loop = asyncio.get_running_loop()
+        lanes: weakref.WeakSet[FastLane] = weakref.WeakSet()
+        listener = await loop.create_server(
+            lambda: FastLane(aiohttp_server, self.management, lanes), sock=self.sock, backlog=1024
+        )
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
@@ -267,6 +273,9 @@ class LocalGatewayServer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            listener.close()
+            for lane in list(lanes):
+                lane.close()
             await runner.cleanup()
             assert self.gateway is not None
             if self.gateway.background:

@@ -76,20 +76,28 @@ class ManagementService:
         limit = self.gw.config.post_limit
         if length is not None and length > limit:
             return error_response(413, "PayloadTooLargeException", "Request entity too large")
-        connection = self._connection(request)
-        if connection is None:
+        if self._connection(request) is None:
             return gone()
         data = await request.read()
         if len(data) > limit:
             return error_response(413, "PayloadTooLargeException", "Request entity too large")
-        ws = connection.ws
+        if await self.deliver(request.match_info["connection_id"], data):
+            return web.Response(status=200)
+        return gone()
+
+    async def deliver(self, connection_id: str, data: bytes) -> bool:
+        """PostToConnection's effect: the frame written to the client's socket; False when the connection is gone."""
+        if "%" in connection_id:
+            connection_id = unquote(connection_id)
+        connection = self.gw.connections.get(connection_id)
+        ws = connection.ws if connection is not None and connection.state == OPEN else None
         if ws is None or ws.closed:
-            return gone()
+            return False
         try:
             await ws.send_frame(data, WSMsgType.TEXT)
         except (ConnectionError, RuntimeError):
-            return gone()
-        return web.Response(status=200)
+            return False
+        return True
 
     def get(self, request: web.Request) -> web.Response:
         connection = self._connection(request)
