@@ -5,65 +5,152 @@
     POST /2018-06-01/runtime/invocation/{id}/response    → 202 (400 for an id not in progress)
     POST /2018-06-01/runtime/invocation/{id}/error       → 202 (Lambda-Runtime-Function-Error-Type)
     POST /2018-06-01/runtime/init/error                  → 202
+
+Every invocation crosses this API twice (the event out, the result back), so it is served by a small HTTP/1.1
+protocol of its own rather than a web framework: its only clients are runtime interface clients, which send one
+request at a time with a ``Content-Length`` body (``Expect: 100-continue`` is honoured). Anything else is refused
+with 400 and the connection closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-
-from aiohttp import web
+from typing import cast
 
 from local.ids import trace_id
-from local.sandbox import Environment
+from local.sandbox import Environment, Invocation
 
-PREFIX = "/2018-06-01/runtime/"
-ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
-_ACCEPTED = b'{"status":"OK"}'
-
-
-def _json(status: int, body: bytes) -> web.Response:
-    return web.Response(status=status, body=body, content_type="application/json")
-
-
-def _refused(status: int, error_type: str, message: str) -> web.Response:
-    return _json(status, json.dumps({"errorMessage": message, "errorType": error_type}).encode())
+PREFIX = b"/2018-06-01/runtime/"
+ERROR_TYPE = b"lambda-runtime-function-error-type"
+_ACCEPTED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n" + b'{"status":"OK"}'
+)
+_REASONS = {400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 413: b"Payload Too Large"}
+MAX_HEAD_BYTES = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-async def handle(environment: Environment, request: web.BaseRequest) -> web.StreamResponse:
-    path = request.path
-    if not path.startswith(PREFIX):
-        return _refused(404, "InvalidRequest", f"unknown path {path}")
-    route = path[len(PREFIX) :]
-    method = request.method
-    if route == "invocation/next" and method == "GET":
-        invocation = await environment.next_invocation()
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": environment.spec.arn,
-            "Lambda-Runtime-Trace-Id": trace_id(invocation.deadline_ms // 1000) + ";Sampled=0",
-        }
-        return web.Response(body=invocation.payload, headers=headers, content_type="application/json")
-    if method != "POST":
-        return _refused(405, "InvalidRequest", f"{method} not allowed on {path}")
-    body = await request.read()
-    error_type = request.headers.get(ERROR_TYPE)
-    if route == "init/error":
-        environment.fail_init(body, error_type)
-        return _json(202, _ACCEPTED)
-    request_id, _, action = route.removeprefix("invocation/").rpartition("/")
-    if route.startswith("invocation/") and action in ("response", "error"):
-        done = (
-            environment.respond(request_id, body)
-            if action == "response"
-            else environment.fail(request_id, body, error_type)
-        )
+def _refusal(status: int, error_type: str, message: str) -> bytes:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    head = f"HTTP/1.1 {status} {_REASONS[status].decode()}\r\nContent-Type: application/json\r\n"
+    return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def _event(environment: Environment, invocation: Invocation) -> bytes:
+    payload = invocation.payload
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        f"Lambda-Runtime-Aws-Request-Id: {invocation.request_id}\r\n"
+        f"Lambda-Runtime-Deadline-Ms: {invocation.deadline_ms}\r\n"
+        f"Lambda-Runtime-Invoked-Function-Arn: {environment.spec.arn}\r\n"
+        f"Lambda-Runtime-Trace-Id: {trace_id(invocation.deadline_ms // 1000)};Sampled=0\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+class RuntimeApiProtocol(asyncio.Protocol):
+    """One runtime client's connection to its environment's endpoint."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.waiting: asyncio.Task[None] | None = None
+        self.continued = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiting is not None:
+            self.waiting.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._serve()
+
+    def _refuse(self, status: int, error_type: str, message: str) -> None:
+        if self.transport is not None:
+            self.transport.write(_refusal(status, error_type, message))
+            self.transport.close()
+        self.buffer.clear()
+
+    def _serve(self) -> None:
+        buffer = self.buffer
+        while self.waiting is None and self.transport is not None and buffer:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    self._refuse(400, "InvalidRequest", "request head too large")
+                return
+            request_line, _, header_block = bytes(buffer[:end]).partition(b"\r\n")
+            parts = request_line.split(b" ")
+            headers: dict[bytes, bytes] = {}
+            for line in header_block.split(b"\r\n") if header_block else ():
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            length_text = headers.get(b"content-length", b"0")
+            if len(parts) != 3 or not length_text.isdigit() or b"transfer-encoding" in headers:
+                self._refuse(400, "InvalidRequest", "malformed request (a Content-Length body is required)")
+                return
+            length = int(length_text)
+            if length > MAX_BODY_BYTES:
+                self._refuse(413, "RequestEntityTooLarge", "request body too large")
+                return
+            if len(buffer) < end + 4 + length:
+                if headers.get(b"expect", b"").lower() == b"100-continue" and not self.continued:
+                    self.continued = True
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                return
+            body = bytes(buffer[end + 4 : end + 4 + length])
+            del buffer[: end + 4 + length]
+            self.continued = False
+            self._dispatch(parts[0], parts[1], headers, body)
+
+    def _dispatch(self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes) -> None:
+        assert self.transport is not None
+        environment = self.environment
+        if not path.startswith(PREFIX):
+            self.transport.write(_refusal(404, "InvalidRequest", f"unknown path {path.decode('latin-1')}"))
+            return
+        route = path[len(PREFIX) :]
+        if route == b"invocation/next":
+            if method != b"GET":
+                self.transport.write(_refusal(405, "InvalidRequest", "GET only"))
+                return
+            self.waiting = asyncio.get_running_loop().create_task(self._next())
+            return
+        if method != b"POST":
+            self.transport.write(_refusal(405, "InvalidRequest", "POST only"))
+            return
+        error_type = headers[ERROR_TYPE].decode("latin-1") if ERROR_TYPE in headers else None
+        if route == b"init/error":
+            environment.fail_init(body, error_type)
+            self.transport.write(_ACCEPTED)
+            return
+        request_id, _, action = route.removeprefix(b"invocation/").rpartition(b"/")
+        if not route.startswith(b"invocation/") or action not in (b"response", b"error"):
+            self.transport.write(_refusal(404, "InvalidRequest", f"unknown path {path.decode('latin-1')}"))
+            return
+        rid = request_id.decode("latin-1")
+        done = environment.respond(rid, body) if action == b"response" else environment.fail(rid, body, error_type)
         if done:
-            return _json(202, _ACCEPTED)
-        return _refused(400, "InvalidRequestID", f"invocation {request_id} is not in progress")
-    return _refused(404, "InvalidRequest", f"unknown path {path}")
+            self.transport.write(_ACCEPTED)
+        else:
+            self.transport.write(_refusal(400, "InvalidRequestID", f"invocation {rid} is not in progress"))
+
+    async def _next(self) -> None:
+        try:
+            invocation = await self.environment.next_invocation()
+        except asyncio.CancelledError:
+            return
+        finally:
+            self.waiting = None
+        if self.transport is not None:
+            self.transport.write(_event(self.environment, invocation))
+            self._serve()
 
 
 class RuntimeApiServer:
@@ -71,23 +158,22 @@ class RuntimeApiServer:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
-        self._servers: dict[Environment, tuple[web.Server, asyncio.Server]] = {}
+        self._servers: dict[Environment, asyncio.Server] = {}
 
     async def listen(self, environment: Environment) -> str:
-        protocol = web.Server(functools.partial(handle, environment), access_log=None)
-        server = await asyncio.get_running_loop().create_server(protocol, self.host, 0)
-        self._servers[environment] = (protocol, server)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: RuntimeApiProtocol(environment), self.host, 0)
+        self._servers[environment] = server
         port = server.sockets[0].getsockname()[1]
         return f"{self.host}:{port}"
 
     def close(self, environment: Environment) -> None:
-        entry = self._servers.pop(environment, None)
-        if entry is not None:
-            entry[1].close()
+        server = self._servers.pop(environment, None)
+        if server is not None:
+            server.close()
 
     async def close_all(self) -> None:
         servers = list(self._servers.values())
         self._servers.clear()
-        for protocol, server in servers:
+        for server in servers:
             server.close()
-            await protocol.shutdown(0.1)

@@ -68,3 +68,44 @@ async def test_a_misbehaving_runtime_gets_clear_answers(spec: FunctionSpec) -> N
     finally:
         await pool.close()
         await endpoint.close_all()
+
+
+# A runtime that posts its result as curl does for larger bodies: headers first with ``Expect: 100-continue``, the
+# body only once the API said to continue.
+EXPECTING = textwrap.dedent(
+    """
+    import os, socket
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    sock = socket.create_connection((host, int(port)))
+    reader = sock.makefile("rb")
+    def head():
+        lines = [reader.readline()]
+        while lines[-1] not in (b"\\r\\n", b""):
+            lines.append(reader.readline())
+        return lines
+    sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    lines = head()
+    request_id = next(l.split(b":", 1)[1].strip() for l in lines if l.lower().startswith(b"lambda-runtime-aws-request-id"))
+    length = next(int(l.split(b":", 1)[1]) for l in lines if l.lower().startswith(b"content-length"))
+    event = reader.read(length)
+    body = b'{"echo": ' + event + b'}'
+    sock.sendall(b"POST /2018-06-01/runtime/invocation/" + request_id + b"/response HTTP/1.1\\r\\nHost: x\\r\\n"
+                 + b"Expect: 100-continue\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body))
+    assert head()[0].startswith(b"HTTP/1.1 100"), "no 100 Continue"
+    sock.sendall(body)
+    assert head()[0].startswith(b"HTTP/1.1 202")
+    sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    head()
+    """
+)
+
+
+async def test_a_result_posted_with_expect_100_continue_is_taken(spec: FunctionSpec) -> None:
+    endpoint = RuntimeApiServer()
+    pool = FunctionPool(spec, {}, [sys.executable, "-c", EXPECTING], endpoint, limit=1, idle_timeout=60)
+    try:
+        answer = await asyncio.wait_for(pool.invoke(b'{"big": "' + b"x" * 4096 + b'"}'), 10)
+        assert json.loads(answer)["echo"]["big"] == "x" * 4096
+    finally:
+        await pool.close()
+        await endpoint.close_all()
