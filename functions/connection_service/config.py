@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +26,8 @@ def _split_csv(value: object) -> object:
     return value
 
 
-class Settings(BaseModel):
-    """Arguments, else the environment, else ``.env`` in the working directory, sourced as pydantic-settings
-    sources them (:func:`sourced`) without importing it: that alone cost every cold start ~10 ms."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**sourced(type(self), values))
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, populate_by_name=True)
 
     service_name: str = "as-connection-service"
     stage: str = "dev"
@@ -56,7 +48,7 @@ class Settings(BaseModel):
     jwt_secret: SecretStr = SecretStr("")
     jwt_public_key: str = ""
     jwks_url: str = ""
-    jwt_algorithms: list[str] = ["HS256"]
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_audience: str = ""
     jwt_issuer: str = ""
     jwt_tenant_claim: str = "tenant_id"
@@ -70,7 +62,7 @@ class Settings(BaseModel):
     ts_auth_timeout_s: float = 1.5
     ts_auth_cache_ttl_s: float = 30.0
 
-    allowed_origins: list[str] = ["http://localhost:3000"]
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     allow_missing_origin: bool = True
 
     internal_service_key: SecretStr = SecretStr("")
@@ -131,38 +123,6 @@ class Settings(BaseModel):
             missing.append("INTERNAL_SERVICE_KEY")
         if missing:
             raise ConfigurationError("missing required settings: " + ", ".join(missing))
-
-
-def sourced(model: type[BaseModel], arguments: Mapping[str, Any], env_file: Path = Path(".env")) -> dict[str, Any]:
-    """The model's input as pydantic-settings builds it: each field from ``arguments``, else the environment, else
-    ``env_file``. Names match in any case, a field's alias before its name, and a value is keyed by the one that
-    matched (pydantic takes the alias first, whatever the sources); an argument replaces every other value of its
-    field, keyed as given when given exactly, else by the alias."""
-    names = {
-        field: [info.validation_alias, field] if isinstance(info.validation_alias, str) else [field]
-        for field, info in model.model_fields.items()
-    }
-    values: dict[str, Any] = {}
-    variables: list[Mapping[str, str | None]] = [os.environ]
-    if env_file.expanduser().is_file():
-        from dotenv import dotenv_values
-
-        variables.insert(0, dotenv_values(env_file.expanduser(), encoding="utf-8"))
-    for source in variables:  # the environment overrides .env
-        lowered = {key.lower(): value for key, value in source.items()}
-        for candidates in names.values():
-            for key in candidates:
-                if lowered.get(key.lower()) is not None:  # None: a .env line without "="
-                    values[key] = lowered[key.lower()]
-                    break
-    for candidates in names.values():
-        given = [key for candidate in candidates for key in arguments if key.lower() == candidate.lower()]
-        if given:
-            for key in candidates:
-                values.pop(key, None)
-            exact = [key for key in candidates if key in arguments]
-            values[exact[0] if exact else candidates[0]] = arguments[given[0]]
-    return values
 
 
 @functools.lru_cache(maxsize=1)
