@@ -21,7 +21,7 @@ help:
 	@echo "make test   run the whole test suite (starts its own Redis)"
 	@echo "make token  print a development JWT (TENANT=... USER=...)"
 	@echo "make check  same as make test (lint, typecheck, tests)"
-	@echo "make bench  measure DESIGN §11's figures on the local stack (BENCH_ARGS=--quick; see python -m bench -h)"
+	@echo "make bench  measure the performance figures (README, Performance) (BENCH_ARGS=--quick; see python -m bench -h)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'

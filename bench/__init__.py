@@ -1,1 +1,1 @@
-"""``make bench``: measures DESIGN §11's performance figures on the local stack (never optimises anything)."""
+"""``make bench``: measures the service's performance figures on the local stack (never optimises anything)."""

@@ -1,4 +1,4 @@
-"""``python -m bench``: run the scenarios, print figures against DESIGN §11, write ``.bench/results.json``.
+"""``python -m bench``: run the scenarios, print figures against their targets, write ``.bench/results.json``.
 
 By default the target is this repo's stack (its own Redis and ``python -m local``, started and stopped here).
 ``--target socketio --url http://HOST:PORT`` runs connect, broadcast, steady and memory against a FastAPI +

@@ -47,7 +47,7 @@ GATEWAY_ENV: dict[str, str | None] = {
 
 @dataclass
 class Row:
-    """One figure of the report: measured value next to its DESIGN §11 target."""
+    """One figure of the report: measured value next to its target."""
 
     scenario: str
     metric: str

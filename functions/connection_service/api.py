@@ -1,4 +1,4 @@
-"""The internal HTTP API (DESIGN §5): FastAPI, served behind Mangum by the broadcast function."""
+"""The internal HTTP API: FastAPI, served behind Mangum by the broadcast function."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event catalog: one pydantic model per event the service delivers (DESIGN §4).
+"""The event catalog: one pydantic model per event the service delivers.
 
 Adding an event is one model here (registered in ``CATALOG``) and one test. Unknown events and payloads that
 fail their model are refused with :class:`InvalidEvent` (422); they are never forwarded.

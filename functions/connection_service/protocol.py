@@ -1,4 +1,4 @@
-"""The wire protocol between dashboards and the service (DESIGN §3), free of I/O.
+"""The wire protocol between dashboards and the service, free of I/O.
 
 Client frame: ``{"action": str, "requestId"?: str, "data"?: object}``.
 Service frame: ``{"event": str, "requestId"?, "id"?, "tenantId"?, "conversationId"?, "occurredAt"?, "data": {}}``.

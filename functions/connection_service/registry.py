@@ -1,6 +1,6 @@
 """Connection registry in Redis: who is connected, for which tenant and user, subscribed to what.
 
-Round trips (DESIGN §6): register 2, remove 2, touch 1, recipients 1 — each a Lua script or a pipeline,
+Round trips: register 2, remove 2, touch 1, recipients 1 — each a Lua script or a pipeline,
 independent of tenant size. Keys of a tenant share the tenant's hash tag so every script stays on one slot.
 """
 

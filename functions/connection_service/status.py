@@ -1,4 +1,4 @@
-"""Connection status, detailed health, and the periodic ``dashboard_status`` (DESIGN §4, §5).
+"""Connection status, detailed health, and the periodic ``dashboard_status``.
 
 Everything here reads Redis through the registry's and event log's pipelined helpers: no KEYS/SCAN, a fixed
 number of round trips whatever the number of tenants.

@@ -1,4 +1,4 @@
-"""DESIGN §6's Redis round-trip budget, counted as socket writes of the real redis client and checked to be
+"""The Redis round-trip budget (README, Redis model), counted as socket writes of the real redis client and checked to be
 independent of tenant size."""
 
 from __future__ import annotations
