@@ -153,8 +153,8 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
     def send(request: Broadcast) -> BroadcastAnswer:
         return BroadcastAnswer(**runtime().broadcaster.broadcast(request).as_dict())
 
-    # The broadcast routes are ``async def`` over the synchronous broadcaster: an execution environment serves one
-    # invocation at a time, so blocking the loop costs nothing, while a sync route would cost a worker-thread hop.
+    # Every route is ``async def`` over synchronous services: an execution environment serves one invocation at a
+    # time, so blocking the loop costs nothing, while a sync route would cost a worker thread per request.
     @secured.post("/broadcast/", status_code=202, response_model=BroadcastAnswer)
     async def broadcast(body: BroadcastBody) -> BroadcastAnswer:
         """To the conversation's subscribers when ``conversationId`` is given, else to the whole tenant."""
@@ -179,26 +179,26 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
         return ConnectionsStatus(rt.registry, rt.event_log, rt.clock)
 
     @secured.get("/connections/status", response_model=ConnectionsStatusAnswer)
-    def status() -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
         """Totals over tenants with live connections (expired connections are pruned as they are read)."""
         return connections_status().totals()
 
     @secured.get("/connections/tenant/{tenant_id}", response_model=TenantConnectionsAnswer)
-    def tenant_connections(
+    async def tenant_connections(
         tenant_id: TenantPath,
     ) -> dict[str, Any]:
         """The tenant's live connections, oldest first; an unknown tenant has none."""
         return connections_status().tenant(tenant_id)
 
     @secured.get("/health/detailed", responses={503: {"description": "a dependency is down (status: degraded)"}})
-    def health_detailed() -> JSONResponse:
+    async def health_detailed() -> JSONResponse:
         """Redis (ping latency, pool), connection counts, event log, management API and auth service."""
         code, report = detailed_health(runtime())
         headers = {"Retry-After": "5"} if code == 503 else {}
         return JSONResponse(report, status_code=code, headers=headers)
 
     @app.get("/health/")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         """Liveness: no dependency is called."""
         return {"status": "ok", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 

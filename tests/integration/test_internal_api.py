@@ -439,3 +439,22 @@ def test_status_and_dashboard_status_round_trips_do_not_grow_with_tenants(
     assert status["json"]["tenants"] == tenants and scheduled["delivered"] == tenants
     assert status_writes == 3  # tenants set; one pipeline over all tenants; one pipeline of log lengths
     assert writes == 3  # tenants set; one pipeline over all tenants; one pipeline of users
+
+
+@pytest.mark.parametrize("path", ["/health/", "/connections/status", "/connections/tenant/t1"])
+def test_read_routes_are_served_without_starting_a_thread(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An execution environment serves one invocation at a time: a worker thread per request is pure cost."""
+    http("GET", path, None)  # cold start (the runtime's own clients) done
+    invoking = threading.current_thread()
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def recording(thread: threading.Thread) -> None:
+        if threading.current_thread() is invoking:
+            started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording)
+    answer = http("GET", path, None)
+    assert answer["statusCode"] in (200, 503)
+    assert started == []
