@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from local import authorizer as auth
 from local.clock import now_ms
@@ -22,6 +23,11 @@ from local.invocation import InvocationError
 log = logging.getLogger("local")
 
 GOING_AWAY = (1001, "Going away")
+
+
+def _shared(text: str) -> str:
+    """One copy of a value most connections repeat (the client's address, user agent, host), however many hold it."""
+    return sys.intern(text)
 
 
 def _is_2xx(status: int) -> bool:
@@ -74,6 +80,28 @@ class WebSocketService:
     # --- handshake ------------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        opened = await self._open(request)
+        if not isinstance(opened, Connection):
+            return opened
+        # This coroutine lives as long as the connection: it holds only what reading needs (the handshake's
+        # headers and CONNECT event were left behind in _open's frame).
+        connection = opened
+        ws = connection.ws
+        assert ws is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self.handlers.add(task)
+        try:
+            while await self._received(connection, ws, await ws.receive()):
+                pass
+        finally:
+            if task is not None:
+                self.handlers.discard(task)
+            await self._disconnected(connection, ws)
+        return ws
+
+    async def _open(self, request: web.Request) -> Connection | web.StreamResponse:
+        """Run ``$connect`` (and its authorizer), then complete the handshake: the open connection, or the refusal."""
         gw = self.gw
         api = gw.api
         assert api is not None
@@ -84,13 +112,12 @@ class WebSocketService:
         when = now_ms()
         peername = request.transport.get_extra_info("peername") if request.transport else None
         source_ip = str(peername[0]) if peername else "127.0.0.1"
-        user_agent = request.headers.get("User-Agent", "")
         peer = Peer(
             connection_id=gateway_id(),
             connected_at=when,
-            source_ip=source_ip,
-            user_agent=user_agent,
-            domain_name=request.host,
+            source_ip=_shared(source_ip),
+            user_agent=_shared(request.headers.get("User-Agent", "")),
+            domain_name=_shared(request.host),
             stage=gw.stage,
             api_id=api.api_id,
         )
@@ -144,49 +171,39 @@ class WebSocketService:
         connection.ws = ws
         connection.state = OPEN
         log.debug("CONNECT %s open after %.1f ms", peer.connection_id, (time.perf_counter() - started) * 1000)
-        task = asyncio.current_task()
-        if task is not None:
-            self.handlers.add(task)
-        try:
-            await self._read_loop(connection, ws)
-        finally:
-            if task is not None:
-                self.handlers.discard(task)
-            await self._disconnected(connection, ws)
-        return ws
+        return connection
 
     # --- messages -------------------------------------------------------------------------------------------
 
-    async def _read_loop(self, connection: Connection, ws: web.WebSocketResponse) -> None:
-        while True:
-            message = await ws.receive()
-            kind = message.type
-            if kind is WSMsgType.TEXT:
-                connection.last_active = now_ms()
-                task = asyncio.create_task(self._on_message(connection, message.data))
-                self.gw.background.add(task)
-                task.add_done_callback(self.gw.background.discard)
-            elif kind is WSMsgType.BINARY:
-                connection.close_info = (1003, "Unsupported binary frame")
-                await ws.close(code=1003, message=b"Unsupported binary frame")
-                return
-            elif kind is WSMsgType.CLOSE:
-                if connection.close_info is None:
-                    code = int(message.data or 0)
-                    reason = str(message.extra or "")
-                    if code == 0 or code == 1005:
-                        connection.close_info = (1005, "Client-side close frame status not set")
-                    else:
-                        connection.close_info = (code, reason)
-                return
-            elif kind is WSMsgType.ERROR:
-                if connection.close_info is None:
-                    code = ws.close_code or 1006
-                    reason = "Message too big" if code == 1009 else str(message.data or "")
+    async def _received(self, connection: Connection, ws: web.WebSocketResponse, message: WSMessage) -> bool:
+        """Act on one received message; False once the connection is over."""
+        kind = message.type
+        if kind is WSMsgType.TEXT:
+            connection.last_active = now_ms()
+            task = asyncio.create_task(self._on_message(connection, message.data))
+            self.gw.background.add(task)
+            task.add_done_callback(self.gw.background.discard)
+            return True
+        if kind is WSMsgType.BINARY:
+            connection.close_info = (1003, "Unsupported binary frame")
+            await ws.close(code=1003, message=b"Unsupported binary frame")
+            return False
+        if kind is WSMsgType.CLOSE:
+            if connection.close_info is None:
+                code = int(message.data or 0)
+                reason = str(message.extra or "")
+                if code == 0 or code == 1005:
+                    connection.close_info = (1005, "Client-side close frame status not set")
+                else:
                     connection.close_info = (code, reason)
-                return
-            elif kind in (WSMsgType.CLOSED, WSMsgType.CLOSING):
-                return
+            return False
+        if kind is WSMsgType.ERROR:
+            if connection.close_info is None:
+                code = ws.close_code or 1006
+                reason = "Message too big" if code == 1009 else str(message.data or "")
+                connection.close_info = (code, reason)
+            return False
+        return kind not in (WSMsgType.CLOSED, WSMsgType.CLOSING)
 
     async def _on_message(self, connection: Connection, body: str) -> None:
         gw = self.gw
