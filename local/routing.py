@@ -34,8 +34,11 @@ class RouteSelector:
             return "$default"
         try:
             document = json.loads(body)
-        except ValueError:
+            return self._key(document, route_keys)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to evaluate the expression on
             return "$default"
+
+    def _key(self, document: Any, route_keys: Container[str]) -> str:
         if self._single is not None:
             value = _lookup(document, self._single)
             key = None if value is None else _text(value)
