@@ -91,6 +91,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--port", "-p", type=int, default=3105, help="port; 0 picks a free one (default: %(default)s)")
     g.add_argument("--stage", default=None, help="stage name (default: the template's WebSocket stage, else dev)")
     g.add_argument("--region", default=None, help="AWS region (default: AWS_REGION/AWS_DEFAULT_REGION, else us-east-1)")
+    g.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name, besides loopback ones, that may use the admin, Invoke and @connections surfaces "
+        "(repeatable; '*' for any, e.g. in a container)",
+    )
     g.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
     g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     e = p.add_argument_group("functions")
@@ -198,6 +206,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         reload_interval=args.reload_interval,
         lambda_api=not args.no_lambda_api,
         faults=list(args.fault),
+        allowed_hosts=list(args.allow_host),
         log_level=args.log_level,
     )
 

@@ -23,6 +23,7 @@ from local.environments import function_environment, wants_redis
 from local.events import schedule_payload
 from local.fastlane import FastLane
 from local.gateway import Gateway
+from local.guard import LocalOnly
 from local.httpapi import HttpApiService
 from local.invocation import InvocationError, Invoker
 from local.lambda_api import LambdaApi
@@ -139,11 +140,14 @@ class LocalGatewayServer:
         self.schedules = ScheduleRunner(self.model.schedules, self.fire_schedule, self.config.schedule_speed)
 
         app = web.Application(client_max_size=16 * 1024 * 1024, handler_args={"max_field_size": 65536})
-        app.add_routes(self.admin.routes())
-        app.router.add_route("*", "/@connections/{connection_id}", self.management.handle)
-        app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.management.handle)
+        local_only = self.local_only = LocalOnly(self.config.allowed_hosts)
+        for route in self.admin.routes():
+            app.router.add_route(route.method, route.path, local_only.wrap(route.handler))
+        management = local_only.wrap(self.management.handle)
+        app.router.add_route("*", "/@connections/{connection_id}", management)
+        app.router.add_route("*", "/{stage}/@connections/{connection_id}", management)
         if self.config.lambda_api:
-            app.router.add_post("/2015-03-31/functions/{name}/invocations", self.lambda_api.invoke)
+            app.router.add_post("/2015-03-31/functions/{name}/invocations", local_only.wrap(self.lambda_api.invoke))
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -251,7 +255,7 @@ class LocalGatewayServer:
         loop = asyncio.get_running_loop()
         lanes: weakref.WeakSet[FastLane] = weakref.WeakSet()
         listener = await loop.create_server(
-            lambda: FastLane(aiohttp_server, self.management, lanes), sock=self.sock, backlog=1024
+            lambda: FastLane(aiohttp_server, self.management, self.local_only, lanes), sock=self.sock, backlog=1024
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

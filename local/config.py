@@ -52,4 +52,6 @@ class GatewayConfig:
     reload_interval: float = 1.0
     lambda_api: bool = True
     faults: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host names, besides loopback ones, that may use the local-only surfaces (``*``: any); for containers."""
     log_level: str = "INFO"

@@ -4,7 +4,8 @@ A broadcast costs one PostToConnection per recipient, so in a large fan-out the 
 answering them. Every accepted connection starts here. A plain PostToConnection (``POST /{stage}/@connections/{id}``
 over HTTP/1.1 with a ``Content-Length`` body within the limit, no fault rules in force) is answered directly,
 without a web framework's per-request machinery. The first request that is anything else (a WebSocket upgrade, any
-other route, method or stage, chunked bodies, ``Expect``, HTTP/1.0, anything unusual or malformed) hands the
+other route, method or stage, chunked bodies, ``Expect``, HTTP/1.0, an ``Origin`` or a foreign ``Host`` (refused
+there: see :mod:`local.guard`), anything unusual or malformed) hands the
 connection over, with every byte not yet answered, to aiohttp's server, which serves it from then on with the
 whole application: the fast lane never has to get an edge case right, it only recognises the common one.
 """
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import cast
 
+from local.guard import LocalOnly
 from local.ids import gateway_id
 from local.management import ManagementService
 
@@ -56,10 +58,15 @@ class FastLane(asyncio.Protocol):
     """One accepted connection: PostToConnection answered here, anything else handed to ``fallback()``'s protocol."""
 
     def __init__(
-        self, fallback: Callable[[], asyncio.Protocol], management: ManagementService, live: weakref.WeakSet[FastLane]
+        self,
+        fallback: Callable[[], asyncio.Protocol],
+        management: ManagementService,
+        local_only: LocalOnly,
+        live: weakref.WeakSet[FastLane],
     ) -> None:
         self.fallback = fallback
         self.management = management
+        self.local_only = local_only
         stages = [f"/{stage}/@connections/".encode() for stage in management.stages if stage]
         self.prefixes = (*stages, b"/@connections/")
         self.buffer = bytearray()
@@ -117,6 +124,7 @@ class FastLane(asyncio.Protocol):
         if not raw_id or not raw_id.isascii() or any(c in raw_id for c in b"/?#"):
             return None
         length: int | None = None
+        host: str | None = None
         close = False
         for line in header_block.split(b"\r\n"):
             name, colon, value = line.partition(b":")
@@ -132,8 +140,12 @@ class FastLane(asyncio.Protocol):
                 return None
             elif name == b"connection":
                 close = value.strip().lower() == b"close"
+            elif name == b"host":
+                host = value.decode("latin-1")
         gateway = self.management.gw
         if length is None or length > gateway.config.post_limit or gateway.faults:
+            return None
+        if not self.local_only.host_allowed(host):
             return None
         return raw_id.decode("ascii"), length, close
 

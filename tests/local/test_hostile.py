@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 
 import pytest
 import websockets
 
 from local.testing import LocalGateway
+from tests.local.conftest import CHAT, EventLog, connection_id_of
 
 DEEP = 5000
 
@@ -27,3 +29,68 @@ async def test_json_too_deep_for_route_selection_goes_to_default(chat: LocalGate
         reply = json.loads(await asyncio.wait_for(ws.recv(), 10))  # bounded: the old gateway never answered
     assert reply["routeKey"] == "$default"
     assert reply["default"] == frame
+
+
+EVIL_ORIGIN = {"Origin": "http://evil.example"}
+
+
+def _request(gateway: LocalGateway, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, bytes]:
+    client = http.client.HTTPConnection("127.0.0.1", gateway.port)
+    try:
+        client.request(method, path, body=body, headers=headers)
+        answer = client.getresponse()
+        return answer.status, answer.read()
+    finally:
+        client.close()
+
+
+def _rebinding(gateway: LocalGateway) -> dict[str, str]:
+    return {"Host": f"evil.example:{gateway.port}"}
+
+
+@pytest.mark.parametrize("hostile", ["origin", "host"])
+def test_web_pages_cannot_install_faults(chat: LocalGateway, hostile: str) -> None:
+    headers = EVIL_ORIGIN if hostile == "origin" else _rebinding(chat)
+    status, _ = _request(chat, "POST", "/__local/faults", json.dumps({"rules": ["410@post"]}).encode(), **headers)
+    assert status == 403
+    status, body = _request(chat, "GET", "/__local/faults")
+    assert status == 200
+    assert json.loads(body)["rules"] == []
+
+
+@pytest.mark.parametrize("hostile", ["origin", "host"])
+def test_web_pages_cannot_invoke_functions(chat: LocalGateway, event_log: EventLog, hostile: str) -> None:
+    headers = EVIL_ORIGIN if hostile == "origin" else _rebinding(chat)
+    path = "/2015-03-31/functions/ScheduledFunction/invocations"
+    before = len(event_log.entries("scheduled"))
+    status, _ = _request(chat, "POST", path, b'{"from": "a web page"}', **headers)
+    assert status == 403
+    status, _ = _request(chat, "POST", path, b'{"from": "this machine"}')  # the control: it does leave a trace
+    assert status == 200
+    entries = event_log.entries("scheduled")[before:]
+    assert [entry["event"] for entry in entries] == [{"from": "this machine"}]
+
+
+@pytest.mark.parametrize("hostile", ["origin", "host"])
+async def test_web_pages_cannot_post_to_connections(chat: LocalGateway, hostile: str) -> None:
+    headers = EVIL_ORIGIN if hostile == "origin" else _rebinding(chat)
+    async with websockets.connect(chat.ws_url) as ws:
+        path = f"/{chat.stage}/@connections/{await connection_id_of(ws)}"
+        status, _ = await asyncio.to_thread(_request, chat, "POST", path, b"injected", **headers)
+        assert status == 403
+        status, _ = await asyncio.to_thread(_request, chat, "POST", path, b"sentinel")
+        assert status == 200
+        assert await asyncio.wait_for(ws.recv(), 10) == "sentinel"  # the injected frame never came first
+
+
+def test_loopback_names_keep_working(chat: LocalGateway) -> None:
+    for host in (f"localhost:{chat.port}", f"127.0.0.1:{chat.port}", f"[::1]:{chat.port}", "localhost"):
+        status, _ = _request(chat, "GET", "/__local/health", Host=host)
+        assert status == 200, host
+
+
+def test_allow_host_admits_a_named_host() -> None:
+    args = ["--redis", "off", "--schedules", "off", "--allow-host", "gateway.internal"]
+    with LocalGateway(CHAT, env={"REDIS_URL": None}, args=args) as gateway:
+        assert _request(gateway, "GET", "/__local/health", Host="gateway.internal:3105")[0] == 200
+        assert _request(gateway, "GET", "/__local/health", Host="other.internal")[0] == 403
