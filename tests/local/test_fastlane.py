@@ -52,7 +52,7 @@ async def test_pipelined_posts_are_answered_in_order(chat: LocalGateway) -> None
     async with websockets.connect(chat.ws_url) as ws:
         connection_id = await connection_id_of(ws)
         requests = b"".join(
-            f"POST /{chat.stage}/@connections/{cid} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            f"POST /{chat.stage}/@connections/{cid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
             for cid, body in ((connection_id, b"one"), ("AAAAAAAAAAAAAAA=", b"nobody"), (connection_id, b"two"))
         )
@@ -84,7 +84,10 @@ async def test_a_chunked_post_goes_through_the_full_application(chat: LocalGatew
 async def test_connection_close_is_honoured(chat: LocalGateway) -> None:
     async with websockets.connect(chat.ws_url) as ws:
         connection_id = await connection_id_of(ws)
-        head = f"POST /{chat.stage}/@connections/{connection_id} HTTP/1.1\r\nConnection: close\r\nContent-Length: 4\r\n"
+        head = (
+            f"POST /{chat.stage}/@connections/{connection_id} HTTP/1.1\r\nHost: localhost\r\n"
+            "Connection: close\r\nContent-Length: 4\r\n"
+        )
         with socket.create_connection(("127.0.0.1", chat.port)) as raw:
             raw.sendall(head.encode() + b"\r\nbye!")
             answer = b""
