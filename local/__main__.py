@@ -152,6 +152,12 @@ def parser() -> argparse.ArgumentParser:
     lim.add_argument(
         "--integration-timeout", type=float, default=29.0, help="seconds; over: 504 / 'Endpoint request timed out'"
     )
+    lim.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds to send an HTTP request; over: closed (%(default)s)"
+    )
+    lim.add_argument(
+        "--http-idle-timeout", type=float, default=75.0, help="seconds an idle HTTP connection is kept (%(default)s)"
+    )
     s = p.add_argument_group("schedules")
     s.add_argument(
         "--schedules", choices=["on", "off"], default="on", help="run schedules at their rate, or only on demand"
@@ -196,6 +202,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         max_duration=args.max_duration,
         connect_rate=args.connect_rate,
         integration_timeout=args.integration_timeout,
+        header_timeout=args.header_timeout,
+        http_idle_timeout=args.http_idle_timeout,
         max_environments=args.max_environments,
         environment_idle_timeout=args.environment_idle_timeout,
         runtime_client=args.runtime_client,

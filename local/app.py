@@ -51,6 +51,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _close_expired(lanes: weakref.WeakSet[FastLane], interval: float = 0.25) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        now = time.monotonic()
+        for lane in [lane for lane in lanes if lane.expired(now)]:
+            lane.close()
+
+
 def resolve_runtime_client(choice: str) -> str:
     """``auto``: AWS's runtime interface client where it is installed (Linux wheels), else the pure-Python one."""
     if choice != "auto":
@@ -248,7 +256,13 @@ class LocalGatewayServer:
         app = self.build()
         for line in self.describe():
             log.info("%s", line)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+            keepalive_timeout=self.config.http_idle_timeout,
+        )
         await runner.setup()
         aiohttp_server = runner.server
         assert aiohttp_server is not None
@@ -262,7 +276,7 @@ class LocalGatewayServer:
                 loop.add_signal_handler(signum, self._stop.set)
         assert self.gateway is not None
         await self.gateway.invoker.start()
-        tasks = [asyncio.create_task(self.websocket.sweep_forever())]
+        tasks = [asyncio.create_task(self.websocket.sweep_forever()), asyncio.create_task(_close_expired(lanes))]
         if self.config.schedules == "on":
             self.schedules.start()
         if self.config.reload:

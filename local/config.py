@@ -36,6 +36,10 @@ class GatewayConfig:
     max_duration: float = 7200.0
     connect_rate: float = 500.0
     integration_timeout: float = 29.0
+    header_timeout: float = 10.0
+    """Seconds a client may take to send a request's head and body (slow clients are closed)."""
+    http_idle_timeout: float = 75.0
+    """Seconds an HTTP keep-alive connection may stay idle."""
     max_environments: int = field(default_factory=lambda: default_max_environments())
     """Execution environments per function (Lambda's concurrency, scaled down to the machine)."""
     environment_idle_timeout: float = 300.0

@@ -73,6 +73,9 @@ class FastLane(asyncio.Protocol):
         self.busy = False
         self.handed_off = False
         self.transport: asyncio.Transport | None = None
+        config = management.gw.config
+        self.header_timeout, self.idle_timeout = config.header_timeout, config.http_idle_timeout
+        self.deadline = time.monotonic() + self.header_timeout
         live.add(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -82,12 +85,18 @@ class FastLane(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if not self.buffer:  # a request begins: its head (and body) must arrive in time
+            self.deadline = time.monotonic() + self.header_timeout
         self.buffer += data
         self._serve()
 
     def close(self) -> None:
         if self.transport is not None and not self.handed_off:
             self.transport.close()
+
+    def expired(self, now: float) -> bool:
+        """Idle past the keep-alive timeout, or a request still incomplete past the header timeout (slowloris)."""
+        return not self.busy and not self.handed_off and self.transport is not None and now > self.deadline
 
     def _serve(self) -> None:
         buffer = self.buffer
@@ -159,6 +168,7 @@ class FastLane(asyncio.Protocol):
             transport.close()
             return
         self.busy = False
+        self.deadline = time.monotonic() + (self.header_timeout if self.buffer else self.idle_timeout)
         self._serve()
 
     def _hand_off(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
+from collections.abc import Iterator
 
 import pytest
 import websockets
@@ -94,3 +96,39 @@ def test_allow_host_admits_a_named_host() -> None:
     with LocalGateway(CHAT, env={"REDIS_URL": None}, args=args) as gateway:
         assert _request(gateway, "GET", "/__local/health", Host="gateway.internal:3105")[0] == 200
         assert _request(gateway, "GET", "/__local/health", Host="other.internal")[0] == 403
+
+
+@pytest.fixture(scope="module")
+def impatient() -> Iterator[LocalGateway]:
+    args = ["--redis", "off", "--schedules", "off", "--header-timeout", "0.5", "--http-idle-timeout", "1"]
+    with LocalGateway(CHAT, env={"REDIS_URL": None}, args=args) as gateway:
+        yield gateway
+
+
+def _closed_by_gateway(sock: socket.socket) -> bytes:
+    """Everything the gateway sends until it closes the connection (bounded: never waits more than 10 s)."""
+    sock.settimeout(10)
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    "trickle", [b"", b"POST /test/@connections/x HTTP/1.1\r\nHost: loc"], ids=["silent", "slow-head"]
+)
+def test_a_client_that_never_finishes_its_request_is_closed(impatient: LocalGateway, trickle: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port)) as sock:
+        sock.sendall(trickle)
+        assert _closed_by_gateway(sock) == b""
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(impatient: LocalGateway) -> None:
+    async with websockets.connect(impatient.ws_url) as ws:
+        connection_id = await connection_id_of(ws)
+        request = f"POST /{impatient.stage}/@connections/{connection_id} HTTP/1.1\r\nHost: localhost\r\n"
+        with socket.create_connection(("127.0.0.1", impatient.port)) as sock:
+            sock.sendall(request.encode() + b"Content-Length: 2\r\n\r\nhi")
+            answer = await asyncio.to_thread(_closed_by_gateway, sock)  # answered, then closed once idle
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert await ws.recv() == "hi"
