@@ -11,6 +11,7 @@ from aiohttp import web
 
 from local.faults import FaultRuleError
 from local.gateway import Gateway
+from local.logsafe import printable
 from local.model import ScheduleSpec
 
 log = logging.getLogger("local")
@@ -93,7 +94,7 @@ class AdminService:
                 self.gw.faults.add([str(rule) for rule in rules])
         except (ValueError, KeyError, TypeError, FaultRuleError, json.JSONDecodeError) as error:
             return web.json_response({"message": str(error)}, status=400)
-        log.info("FAULTS     %s", [rule.text for rule in self.gw.faults.rules])
+        log.info("FAULTS     %s", printable([rule.text for rule in self.gw.faults.rules]))
         return web.json_response({"rules": self.gw.faults.describe()})
 
     async def clear_faults(self, request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ from local.guard import LocalOnly
 from local.httpapi import HttpApiService
 from local.invocation import InvocationError, Invoker
 from local.lambda_api import LambdaApi
+from local.logsafe import printable
 from local.management import ManagementService
 from local.model import AppModel, ScheduleSpec
 from local.pool import EnvironmentInvoker
@@ -185,7 +186,13 @@ class LocalGatewayServer:
         try:
             await self.gateway.invoker.invoke(schedule.function, payload)
         except InvocationError as error:
-            log.info("SCHEDULE   %s -> %s error %s: %s", schedule.name, schedule.function, error.kind, error.message)
+            log.info(
+                "SCHEDULE   %s -> %s error %s: %s",
+                schedule.name,
+                schedule.function,
+                printable(error.kind),
+                printable(error.message),
+            )
             return
         log.info(
             "SCHEDULE   %s -> %s ok %.1f ms", schedule.name, schedule.function, (time.perf_counter() - started) * 1000

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from local.events import authorizer_event
 from local.invocation import InvocationError
+from local.logsafe import printable
 from local.model import AuthorizerSpec
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ async def authorize(gateway: Gateway, spec: AuthorizerSpec, connect: dict[str, A
     except InvocationError as error:
         if error.message == "Unauthorized":
             return Verdict(401, "Unauthorized")
-        log.info("AUTHORIZER %s failed: %s: %s -> 500", spec.name, error.kind, error.message)
+        log.info("AUTHORIZER %s failed: %s: %s -> 500", spec.name, printable(error.kind), printable(error.message))
         return Verdict(500, "Internal server error")
     latency = int((time.perf_counter() - started) * 1000)
     if not isinstance(result, dict) or not policy_allows(result.get("policyDocument"), method_arn):
@@ -94,5 +95,5 @@ async def authorize(gateway: Gateway, spec: AuthorizerSpec, connect: dict[str, A
     context: dict[str, Any] = dict(result.get("context") or {})
     context["principalId"] = result.get("principalId")
     context["integrationLatency"] = latency
-    log.info("AUTHORIZER %s allowed principal %s", spec.name, result.get("principalId"))
+    log.info("AUTHORIZER %s allowed principal %s", spec.name, printable(result.get("principalId")))
     return Verdict(200, "", context)

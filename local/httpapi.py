@@ -19,6 +19,7 @@ from local.events import http_v2_event
 from local.gateway import Gateway
 from local.ids import gateway_id
 from local.invocation import InvocationError
+from local.logsafe import printable
 from local.model import HttpRoute
 
 log = logging.getLogger("local.http")
@@ -135,7 +136,7 @@ class HttpApiService:
             else:
                 status, headers, data = 500, CIMultiDict[str](), b'{"message":"Internal Server Error"}'
             headers["Content-Type"] = "application/json"
-            detail = f" ({error.kind}: {error.message})"
+            detail = f" ({printable(error.kind)}: {printable(error.message)})"
         else:
             try:
                 status, headers, data = map_response(result)
@@ -143,12 +144,12 @@ class HttpApiService:
             except (TypeError, ValueError) as error:
                 status, headers, data = 500, CIMultiDict[str](), b'{"message":"Internal Server Error"}'
                 headers["Content-Type"] = "application/json"
-                detail = f" (malformed response: {error})"
+                detail = f" (malformed response: {printable(error)})"
         headers["apigw-requestid"] = event["requestContext"]["requestId"]
         log.info(
             "HTTP       %s %s -> %s %d %.1f ms%s",
-            request.method,
-            request.path_qs,
+            printable(request.method),
+            printable(request.path_qs),
             route.function,
             status,
             (time.perf_counter() - started) * 1000,

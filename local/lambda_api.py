@@ -13,6 +13,7 @@ from aiohttp import web
 from local.gateway import Gateway
 from local.ids import lambda_request_id
 from local.invocation import InvocationError
+from local.logsafe import printable
 from local.model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
@@ -70,7 +71,9 @@ class LambdaApi:
         try:
             result = await self.gw.invoker.invoke(logical_id, event)
         except InvocationError as error:
-            log.info("INVOKE     %s (%s) -> error %s: %s", logical_id, kind, error.kind, error.message)
+            log.info(
+                "INVOKE     %s (%s) -> error %s: %s", logical_id, kind, printable(error.kind), printable(error.message)
+            )
             if raise_errors:
                 raise
             return None

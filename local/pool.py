@@ -21,6 +21,7 @@ from typing import Any
 
 from local.ids import lambda_request_id
 from local.invocation import InvocationError
+from local.logsafe import printable
 from local.model import FunctionSpec
 from local.runtime_api import RuntimeApiServer
 from local.sandbox import IDLE, STARTING, Environment, Invocation
@@ -157,7 +158,7 @@ class FunctionPool:
             self.idle.remove(environment)
         if environment.init_ms is None:  # died during init: answer one waiting invocation with why
             error = environment.init_error or InvocationError("Runtime.ExitError", "Runtime exited during init")
-            log.info("%s init failed: %s: %s", environment.label, error.kind, error.message)
+            log.info("%s init failed: %s: %s", environment.label, printable(error.kind), printable(error.message))
             while self.waiting:
                 _, waiter = self.waiting.popleft()
                 if not waiter.done():

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from local.clock import iso_time
 from local.invocation import InvocationError
+from local.logsafe import printable
 from local.model import FunctionSpec
 
 log = logging.getLogger("local.lambda")
@@ -154,7 +155,7 @@ class Environment:
             if not line:
                 return
             for part in line.decode("utf-8", "replace").rstrip("\r\n").split("\r"):
-                log.info("%s %s", self.label, part)
+                log.info("%s %s", self.label, printable(part, limit=64 * 1024))
 
     async def _watch(self, relays: list[asyncio.Task[Any]]) -> None:
         assert self.process is not None

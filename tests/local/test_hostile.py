@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from local.testing import LocalGateway
-from tests.local.conftest import CHAT, EventLog, connection_id_of
+from tests.local.conftest import APPS, CHAT, EventLog, connection_id_of
 
 DEEP = 5000
 
@@ -132,3 +132,16 @@ async def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(impatie
             answer = await asyncio.to_thread(_closed_by_gateway, sock)  # answered, then closed once idle
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
         assert await ws.recv() == "hi"
+
+
+def test_nothing_a_client_or_function_sends_can_forge_log_lines_or_drive_the_terminal() -> None:
+    args = ["--redis", "off", "--schedules", "off"]
+    with LocalGateway(APPS / "lambda" / "template.yaml", env={"REDIS_URL": None}, args=args) as gateway:
+        message = "bad\r\nFORGED LINE\x1b[31m"
+        for op in ("raise", "print"):
+            body = json.dumps({"op": op, "message": message, "text": message}).encode()
+            _request(gateway, "POST", "/2015-03-31/functions/ProbeFunction/invocations", body)
+        gateway.wait_for_log(r"INVOKE +ProbeFunction \(RequestResponse\) -> ok")
+        assert "\x1b" not in gateway.logs
+        assert not any(line.startswith("FORGED") for line in gateway.log_lines)
+        assert any("ValueError: bad\\r\\nFORGED LINE\\x1b[31m" in line for line in gateway.log_lines)

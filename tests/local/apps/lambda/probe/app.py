@@ -42,7 +42,7 @@ def handler(event, context):
     elif op == "print":
         print(event["text"], flush=True)
     elif op == "raise":
-        raise ValueError("the probe was asked to fail")
+        raise ValueError(event.get("message", "the probe was asked to fail"))
     elif op == "exit":
         print(f"exiting mid-invocation pid={os.getpid()}", flush=True)
         os._exit(3)
