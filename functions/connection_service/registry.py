@@ -1,15 +1,16 @@
 """Connection registry in Redis: who is connected, for which tenant and user, subscribed to what.
 
-Round trips: register 2, remove 2, touch 1, recipients 1 — each a Lua script or a pipeline,
+Round trips: register 2, unregister 2, touch 1, recipients 1, prune 2 (remove 1) — each a Lua script or a pipeline,
 independent of tenant size. Keys of a tenant share the tenant's hash tag so every script stays on one slot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.exceptions import NoScriptError
 
 from . import keys
 from .errors import RateLimited
@@ -63,23 +64,22 @@ redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
 return {h[1], h[2], allowed, strikes, h[6]}
 """
 
-_FORGET = """
-local h = redis.call('HMGET', KEYS[1], 'tenantId', 'userId')
-redis.call('DEL', KEYS[1])
-if not h[1] then return false end
-return {h[1], h[2]}
-"""
-
-# Keys under the tenant's hash tag that are named by the subscription set are built here: same slot.
-_UNREGISTER = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-local convs = redis.call('SMEMBERS', KEYS[3])
-for _, conv in ipairs(convs) do
-  redis.call('SREM', ARGV[2] .. ':conv:' .. conv, ARGV[1])
+# Removes connections from every index of their tenant. KEYS[1]: the tenant's connection set; ARGV[1]: the tenant's
+# hash tag, then (connection id, user id) pairs, the user id '' when unknown (its state expired, and with it its
+# entry in the user's set). The user, subscription and conversation sets named here carry the same tag: same slot.
+_REMOVE = """
+local tag = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local id, user = ARGV[i], ARGV[i + 1]
+  redis.call('ZREM', KEYS[1], id)
+  if user ~= '' then redis.call('ZREM', tag .. ':user:' .. user .. ':conns', id) end
+  local subs = tag .. ':subs:' .. id
+  for _, conv in ipairs(redis.call('SMEMBERS', subs)) do
+    redis.call('SREM', tag .. ':conv:' .. conv, id)
+  end
+  redis.call('DEL', subs)
 end
-redis.call('DEL', KEYS[3])
-return #convs
+return (#ARGV - 1) / 2
 """
 
 # KEYS: the connection's subscription set, then one conversation set per ARGV[4..].
@@ -120,14 +120,6 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 return live
-"""
-
-_PRUNE = """
-for i = 1, #ARGV - 1 do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('DEL', ARGV[#ARGV] .. ':subs:' .. ARGV[i])
-end
-return #ARGV - 1
 """
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
@@ -171,12 +163,10 @@ class Registry:
         self._limits = limits
         self._register = client.register_script(_REGISTER)
         self._touch = client.register_script(_TOUCH)
-        self._forget = client.register_script(_FORGET)
-        self._unregister = client.register_script(_UNREGISTER)
+        self._remove = client.register_script(_REMOVE)
         self._subscribe = client.register_script(_SUBSCRIBE)
         self._unsubscribe = client.register_script(_UNSUBSCRIBE)
         self._recipients = client.register_script(_RECIPIENTS)
-        self._prune = client.register_script(_PRUNE)
 
     def register(self, connection_id: str, tenant_id: str, user_id: str, source_ip: str, now: float) -> None:
         """Register a connection; raises :class:`RateLimited` (429) for the connect rate and the connection limits."""
@@ -229,19 +219,14 @@ class Registry:
         )
 
     def unregister(self, connection_id: str) -> bool:
-        """Remove everything the connection registered; idempotent. Returns whether it was known."""
-        owner = self._forget(keys=[keys.connection(connection_id)])
-        if not owner:
+        """Remove everything the connection registered; idempotent. Returns whether it was known.
+
+        Its state is read first and deleted last: were the removal to fail, the connection would still be known
+        (and the next broadcast's 410 would prune it)."""
+        tenant_id, user_id = self._redis.hmget(keys.connection(connection_id), ["tenantId", "userId"])
+        if tenant_id is None:
             return False
-        tenant_id, user_id = str(owner[0]), str(owner[1])
-        self._unregister(
-            keys=[
-                keys.tenant_connections(tenant_id),
-                keys.user_connections(tenant_id, user_id),
-                keys.subscriptions(tenant_id, connection_id),
-            ],
-            args=[connection_id, keys.tenant_tag(tenant_id)],
-        )
+        self.remove(str(tenant_id), {connection_id: None if user_id is None else str(user_id)})
         return True
 
     def subscribe(self, tenant_id: str, connection_id: str, conversation_id: str, now: float) -> bool:
@@ -281,17 +266,26 @@ class Registry:
         return [str(member) for member in self._recipients(keys=script_keys, args=[now])]
 
     def prune(self, tenant_id: str, connection_ids: Sequence[str]) -> None:
-        """Forget connections the gateway reported gone (410)."""
-        if not connection_ids:
+        """Forget connections the gateway reported gone (410): their users are read, then :meth:`remove`."""
+        if connection_ids:
+            self.remove(tenant_id, dict(zip(connection_ids, self.user_ids(connection_ids), strict=True)))
+
+    def remove(self, tenant_id: str, users: Mapping[str, str | None]) -> None:
+        """Remove connections of the tenant (id -> user id, ``None`` when unknown) from every index holding them
+        (tenant, user, conversations, subscriptions) in one script, then their state; one round trip."""
+        if not users:
             return
+        script_keys = [keys.tenant_connections(tenant_id)]
+        args = [keys.tenant_tag(tenant_id), *(part for cid, user in users.items() for part in (cid, user or ""))]
+        # EVALSHA by hand: a Script run in a pipeline costs a SCRIPT EXISTS round trip every time.
         pipe = self._redis.pipeline(transaction=False)
-        self._prune(
-            keys=[keys.tenant_connections(tenant_id)],
-            args=[*connection_ids, keys.tenant_tag(tenant_id)],
-            client=pipe,
-        )
-        pipe.delete(*(keys.connection(cid) for cid in connection_ids))
-        pipe.execute()
+        pipe.evalsha(self._remove.sha, len(script_keys), *script_keys, *args)
+        for cid in users:
+            pipe.delete(keys.connection(cid))
+        try:
+            pipe.execute()
+        except NoScriptError:  # a restarted or flushed Redis: the deletes ran, the script is loaded and run now
+            self._remove(keys=script_keys, args=args)
 
     def tenant_connections(self, tenant_id: str, now: float) -> list[ConnectionInfo]:
         """The tenant's live connections with their details (for the status API)."""

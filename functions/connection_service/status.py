@@ -106,7 +106,7 @@ class DashboardStatusSender:
     ``id`` leaves the client's ``lastEventId`` untouched, so resumption is unaffected.
 
     Round trips: 3 on the connection store for all tenants (census: 2, users: 1), then the fan-out, then one
-    prune per tenant that had gone connections.
+    removal per tenant that had gone connections.
     """
 
     def __init__(self, registry: Registry, broadcaster: Broadcaster, clock: Clock, tenant_concurrency: int = 4) -> None:
@@ -136,7 +136,7 @@ class DashboardStatusSender:
             )
             frame = event_body("dashboard_status", tenant_id, data, occurred_at).encode()
             delivered, failed, gone = self._broadcaster.deliver(frame, ids)
-            self._registry.prune(tenant_id, gone)
+            self._registry.remove(tenant_id, {cid: users[cid] for cid in gone})
             return delivered, failed, len(gone)
 
         # The fan-out keeps up to FANOUT_CONCURRENCY posts in flight within a tenant; a few tenants at a time keep

@@ -239,3 +239,42 @@ def test_a_delivery_that_keeps_failing_is_counted_as_failed_and_the_connection_k
     assert answer["statusCode"] == 202
     assert answer["json"]["delivered"] == 0 and answer["json"]["failed"] == 1 and answer["json"]["pruned"] == 0
     assert store.zrange("{t:tenant-a}:conns", 0, -1) == ["AAAAAAAAAAAAAAA="]
+
+
+def test_a_pruned_connection_no_longer_counts_against_its_users_limit(
+    token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_USER", "2")
+    reset_cold_start()
+    user = token("tenant-a", "u1")
+    open_connection(user, "AAAAAAAAAAAAAAA=")
+    open_connection(user, "BBBBBBBBBBBBBBB=")
+    send_action("BBBBBBBBBBBBBBB=", "subscribe_conversation", {"conversationId": "conv-1"})
+    refused = load_event("websocket_connect", REPLACE_WITH_TOKEN=user)
+    refused["requestContext"]["connectionId"] = "CCCCCCCCCCCCCCC="
+    assert connect.handler(refused, LambdaContext())["statusCode"] == 429
+    connections_api.gone.add("BBBBBBBBBBBBBBB=")
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["json"]["pruned"] == 1
+    open_connection(user, "CCCCCCCCCCCCCCC=")
+    assert store.zrange("{t:tenant-a}:user:u1:conns", 0, -1) == ["AAAAAAAAAAAAAAA=", "CCCCCCCCCCCCCCC="]
+    assert [key for key in store.scan_iter() if "BBBBBBBBBBBBBBB=" in key] == []
+    assert not any("BBBBBBBBBBBBBBB=" in store.smembers(key) for key in store.keys("{t:tenant-a}:conv:*"))
+
+
+def test_pruning_still_works_after_redis_lost_its_scripts(
+    token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    open_connection(token("tenant-a", "u2"), "BBBBBBBBBBBBBBB=")
+    connections_api.gone.add("BBBBBBBBBBBBBBB=")
+    store.script_flush()
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL})
+
+    assert answer["json"]["pruned"] == 1
+    assert [key for key in store.scan_iter() if "BBBBBBBBBBBBBBB=" in key] == []
+    assert store.zrange("{t:tenant-a}:user:u2:conns", 0, -1) == []
+

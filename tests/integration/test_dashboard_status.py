@@ -99,6 +99,8 @@ def test_gone_connections_are_pruned(
 
     assert answer["delivered"] == 1 and answer["pruned"] == 1
     assert store.zrange("{t:tenant-a}:conns", 0, -1) == [A1]
+    assert store.zrange("{t:tenant-a}:user:u2:conns", 0, -1) == []
+    assert [key for key in store.scan_iter() if A2 in key] == []
 
 
 def test_no_live_connections_sends_nothing(connections_api: ConnectionsApi) -> None:
