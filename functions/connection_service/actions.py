@@ -27,7 +27,7 @@ from .errors import (
 from .eventlog import EventLog
 from .gateway import ManagementApi
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
-from .registry import Registry
+from .registry import Registry, Touch
 from .runtime import Clock
 from .upstream import CallService, Identity, idempotency_key
 
@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_ID_LENGTH = 128
 MAX_REPLAY = 1000
+# A refused message is a strike and strikes halve every FLOOD_HALF_LIFE_S: a connection is closed once they reach
+# FLOOD_STRIKES, i.e. after about 50 refusals in a row, or when refusals keep coming at 3.5/s or more on average,
+# whatever share of its messages gets through.
 FLOOD_STRIKES = 50
+FLOOD_HALF_LIFE_S = 10.0
 _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
@@ -104,17 +108,22 @@ class MessageService:
         self._send(connection_id, frames)
 
     def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:
-        frame = parse_client_frame(body)
-        action = self._actions.get(frame.action)
-        if action is None:
-            raise UnknownAction(f"unknown action {frame.action[:64]!r}")
-        touch = self._registry.touch(connection_id, self._clock(), self._settings.rate_per_s, self._settings.burst)
+        # Every frame counts against the rate limit, a malformed one too: a flood of them is closed as well.
+        settings = self._settings
+        touch = self._registry.touch(
+            connection_id, self._clock(), settings.rate_per_s, settings.burst, FLOOD_HALF_LIFE_S
+        )
         if touch is None:
             raise Forbidden("connection is not registered")
         if not touch.allowed:
             if touch.strikes >= FLOOD_STRIKES:
-                self._close(connection_id)
+                self._close(connection_id, touch)
+                return []  # closed: there is no one left to answer
             raise RateLimited("too many messages", retry_after=1)
+        frame = parse_client_frame(body)
+        action = self._actions.get(frame.action)
+        if action is None:
+            raise UnknownAction(f"unknown action {frame.action[:64]!r}")
         caller = Caller(connection_id, touch.tenant_id, touch.user_id, touch.connected_at)
         return action(caller, frame)
 
@@ -129,11 +138,11 @@ class MessageService:
                 log.warning("reply to %s not delivered", connection_id)
                 return
 
-    def _close(self, connection_id: str) -> None:
-        log.warning("closing %s: it keeps flooding", connection_id)
+    def _close(self, connection_id: str, touch: Touch) -> None:
+        log.warning("closing %s: it keeps flooding (%.0f strikes)", connection_id, touch.strikes)
         with contextlib.suppress(ConnectionGone, DeliveryFailed):
             self._gateway.delete(connection_id)
-        self._registry.unregister(connection_id)
+        self._registry.remove(touch.tenant_id, {connection_id: touch.user_id})
 
     # --- actions -------------------------------------------------------------------------------------------
 

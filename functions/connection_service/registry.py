@@ -38,9 +38,12 @@ redis.call('EXPIREAT', KEYS[2], ARGV[3])
 return {'ok', 0}
 """
 
-# Reads the connection, refreshes lastSeenAt and applies the per-connection token bucket.
+# Reads the connection, refreshes lastSeenAt and applies the per-connection token bucket. Each refused message adds
+# a strike; strikes halve every ARGV[4] seconds and an allowed message leaves them be, so a flood that gets some
+# messages through still piles them up.
 _TOUCH = """
-local h = redis.call('HMGET', KEYS[1], 'tenantId', 'userId', 'tokens', 'tokensAt', 'strikes', 'connectedAt')
+local h = redis.call('HMGET', KEYS[1], 'tenantId', 'userId', 'tokens', 'tokensAt', 'strikes', 'strikesAt',
+                     'connectedAt')
 if not h[1] then return false end
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -53,15 +56,16 @@ if rate > 0 then
   tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
   if tokens < 1 then
     allowed = 0
-    strikes = strikes + 1
+    local struck_at = tonumber(h[6]) or now
+    strikes = strikes * 0.5 ^ (math.max(0, now - struck_at) / tonumber(ARGV[4])) + 1
+    redis.call('HSET', KEYS[1], 'strikes', tostring(strikes), 'strikesAt', ARGV[1])
   else
     tokens = tokens - 1
-    strikes = 0
   end
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'tokensAt', ARGV[1], 'strikes', strikes)
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'tokensAt', ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
-return {h[1], h[2], allowed, strikes, h[6]}
+return {h[1], h[2], allowed, tostring(strikes), h[7]}
 """
 
 # Removes connections from every index of their tenant. KEYS[1]: the tenant's connection set; ARGV[1]: the tenant's
@@ -135,12 +139,13 @@ class ConnectionLimits:
 
 @dataclass(frozen=True, slots=True)
 class Touch:
-    """A live connection as seen by one message: who it is and whether its token bucket allowed the message."""
+    """A live connection as seen by one message: who it is, whether its token bucket allowed the message, and its
+    strikes: refused messages, each decayed by its age (as of the latest refusal)."""
 
     tenant_id: str
     user_id: str
     allowed: bool
-    strikes: int
+    strikes: float
     connected_at: float
 
 
@@ -205,16 +210,19 @@ class Registry:
         pipe.sadd(keys.TENANTS, tenant_id)
         pipe.execute()
 
-    def touch(self, connection_id: str, now: float, rate_per_s: float, burst: int) -> Touch | None:
-        """Refresh last-seen and take a token from the connection's bucket; ``None`` if unknown."""
-        found = self._touch(keys=[keys.connection(connection_id)], args=[now, rate_per_s, burst])
+    def touch(
+        self, connection_id: str, now: float, rate_per_s: float, burst: int, strike_half_life_s: float
+    ) -> Touch | None:
+        """Refresh last-seen and take a token from the connection's bucket (a strike when it is empty); ``None`` if
+        unknown."""
+        found = self._touch(keys=[keys.connection(connection_id)], args=[now, rate_per_s, burst, strike_half_life_s])
         if not found:
             return None
         return Touch(
             tenant_id=str(found[0]),
             user_id=str(found[1]),
             allowed=bool(int(found[2])),
-            strikes=int(found[3]),
+            strikes=float(found[3]),
             connected_at=float(str(found[4])) if found[4] else now,
         )
 

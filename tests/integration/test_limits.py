@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
-from connection_service import connect, message
+from connection_service import connect, message, runtime
+from connection_service.actions import MessageService, MessageSettings
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 
@@ -129,3 +131,104 @@ def test_a_burst_of_concurrent_connects_in_one_process_waits_for_redis_connectio
 
     assert statuses == [200] * 150
     assert store.zcard("{t:tenant-a}:conns") == 150
+
+
+class SteppingClock:
+    """The message service's clock, moved by the test: frames arrive exactly as often as the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def message_service(clock: SteppingClock, rate_per_s: float, burst: int) -> MessageService:
+    rt = runtime.current()
+    settings = MessageSettings(rate_per_s=rate_per_s, burst=burst, heartbeat_interval_ms=30_000)
+    return MessageService(rt.registry, rt.event_log, rt.gateway, settings, clock)
+
+
+def ping_at(
+    service: MessageService,
+    clock: SteppingClock,
+    api: ConnectionsApi,
+    connection_id: str,
+    times: list[float],
+    body: str | None = None,
+) -> None:
+    """Ping (or send ``body``) at each of ``times`` (seconds from now) until the connection is closed."""
+    start = clock.now
+    for i, at in enumerate(times):
+        clock.now = start + at
+        service.handle(connection_id, json.dumps({"action": "ping", "requestId": str(i)}) if body is None else body)
+        if connection_id in api.deleted:
+            return
+
+
+@pytest.mark.usefixtures("lambda_env")
+@pytest.mark.parametrize(
+    ("rate_per_s", "burst", "interval_s"),
+    [
+        (8, 1, 1 / 16),  # twice the limit: allowed and refused frames alternate
+        (10, 20, 1 / 200),  # 20 times the limit with the default burst: one frame in 20 is allowed
+    ],
+)
+def test_a_sustained_flood_is_closed_though_allowed_frames_come_between_the_refused(
+    rate_per_s: float,
+    burst: int,
+    interval_s: float,
+    token: Callable[..., str],
+    connections_api: ConnectionsApi,
+    store: redis.Redis,
+) -> None:
+    cid = "flooder-0000002="
+    assert connect_as(token("tenant-a", "user-1"), cid) == 200
+    clock = SteppingClock()
+    service = message_service(clock, rate_per_s, burst)
+
+    ping_at(service, clock, connections_api, cid, [i * interval_s for i in range(int(30 / interval_s))])
+
+    assert connections_api.deleted == [cid]
+    events = [reply["event"] for reply in connections_api.frames(cid)]
+    assert ("error", "pong") in set(itertools.pairwise(events))  # the mix that used to reset the strike count
+    assert not store.exists(f"conn:{cid}")
+    assert store.zrange("{t:tenant-a}:conns", 0, -1) == []
+    assert store.zrange("{t:tenant-a}:user:user-1:conns", 0, -1) == []
+
+
+@pytest.mark.usefixtures("lambda_env")
+@pytest.mark.parametrize("body", ["{not json", '{"action":"no_such_action"}', ""])
+def test_a_flood_of_frames_refused_anyway_counts_against_the_limit_and_is_closed_too(
+    body: str, token: Callable[..., str], connections_api: ConnectionsApi
+) -> None:
+    cid = "flooder-0000003="
+    assert connect_as(token("tenant-a", "user-1"), cid) == 200
+    clock = SteppingClock()
+    service = message_service(clock, rate_per_s=10, burst=20)
+
+    ping_at(service, clock, connections_api, cid, [i / 200 for i in range(6_000)], body=body)
+
+    assert connections_api.deleted == [cid]
+    codes = [reply["data"]["code"] for reply in connections_api.frames(cid)]  # type: ignore[index]
+    assert codes[0] in ("bad_request", "unknown_action") and "rate_limited" in codes
+
+
+@pytest.mark.usefixtures("lambda_env")
+def test_a_client_within_its_limit_is_never_closed(
+    token: Callable[..., str], connections_api: ConnectionsApi, store: redis.Redis
+) -> None:
+    steady, bursty = "steady-00000001=", "bursty-00000001="
+    assert connect_as(token("tenant-a", "user-1"), steady) == 200
+    assert connect_as(token("tenant-a", "user-2"), bursty) == 200
+    clock = SteppingClock()
+    service = message_service(clock, rate_per_s=10, burst=20)
+
+    ping_at(service, clock, connections_api, steady, [i / 10 for i in range(1_000)])  # at its rate, 100 s
+    # Within its rate on average, but 25 frames at once every 10 s: 5 of each burst are refused.
+    ping_at(service, clock, connections_api, bursty, [10.0 * (i // 25) for i in range(25 * 40)])
+
+    assert connections_api.deleted == []
+    assert {r["event"] for r in connections_api.frames(steady)} == {"pong"}
+    assert [r["event"] for r in connections_api.frames(bursty)].count("error") == 5 * 40
+    assert store.exists(f"conn:{steady}") and store.exists(f"conn:{bursty}")

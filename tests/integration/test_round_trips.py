@@ -11,7 +11,8 @@ import redis.connection
 
 from connection_service import broadcast, connect, disconnect, message
 from connection_service.fanout import Broadcast
-from tests.support.lambda_env import LambdaContext, load_event
+from tests.support.aws_connections import ConnectionsApi
+from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -98,3 +99,34 @@ def test_round_trips_stay_within_budget_whatever_the_tenant_size(
     assert measure(round_trips, lambda: broadcaster.broadcast(call)) <= 2
     conversation_call = Broadcast("ai_activated", "tenant-a", {"conversationId": "c"}, conversation_id="c")
     assert measure(round_trips, lambda: broadcaster.broadcast(conversation_call)) <= 2
+
+
+def test_a_broadcast_that_prunes_and_the_message_that_closes_a_flooder_stay_within_budget(
+    round_trips: RoundTrips,
+    token: Callable[..., str],
+    connections_api: ConnectionsApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MESSAGE_RATE_LIMIT_PER_SECOND", "0.001")
+    monkeypatch.setenv("MESSAGE_RATE_LIMIT_BURST", "1")
+    reset_cold_start()
+    for i in range(3):
+        connect.handler(connect_event(token("tenant-a", f"user-{i}"), f"conn-{i:011d}="), LambdaContext())
+    broadcaster = broadcast.broadcaster()
+    call = Broadcast("call_missed", "tenant-a", {"callId": "x", "from": "+15550001111"})
+    connections_api.gone.add("conn-00000000002=")
+    broadcaster.broadcast(call)  # warm-up: every script loaded
+    connections_api.gone.add("conn-00000000001=")
+
+    # The lookup and log append, then the prune: the gone connection's user, then one removal.
+    assert measure(round_trips, lambda: broadcaster.broadcast(call)) <= 4
+
+    flood = [
+        measure(
+            round_trips,
+            lambda: message.handler(message_event("conn-00000000000=", {"action": "ping"}), LambdaContext()),
+        )
+        for _ in range(60)
+    ]
+    assert connections_api.deleted == ["conn-00000000000="]
+    assert max(flood) <= 2
