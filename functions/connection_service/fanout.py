@@ -8,11 +8,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConnectionGone, PayloadTooLarge
+from .errors import ConnectionGone, InvalidEvent, PayloadTooLarge
 from .eventlog import Entry, EventLog
 from .events import validate_event
 from .gateway import ManagementApi
-from .protocol import iso_time
+from .protocol import is_unicode, iso_time, not_json
 from .registry import Registry
 from .runtime import Clock
 
@@ -45,13 +45,22 @@ class BroadcastResult:
 def event_body(
     event: str, tenant_id: str, data: dict[str, Any], occurred_at: str, conversation_id: str | None = None
 ) -> str:
-    """A service event as JSON, without its ``id``: what the log stores and, with the id put first, what is sent."""
+    """A service event as JSON, without its ``id``: what the log stores and, with the id put first, what is sent.
+
+    Strict JSON: raises :class:`InvalidEvent` for what JSON.parse would refuse or UTF-8 cannot encode (NaN,
+    Infinity, lone surrogates), whether the data came through the HTTP API's parser or a direct Invoke's."""
     document: dict[str, Any] = {"event": event, "tenantId": tenant_id}
     if conversation_id is not None:
         document["conversationId"] = conversation_id
     document["occurredAt"] = occurred_at
     document["data"] = data
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = ""
+    if not text or not is_unicode(text):
+        raise InvalidEvent(f"invalid {event} event: {not_json(document) or 'not JSON'}"[:300])
+    return text
 
 
 class Broadcaster:
@@ -76,6 +85,8 @@ class Broadcaster:
         with the first id and delivers nothing.
         """
         data = validate_event(request.event, request.data)
+        if request.event_id is not None and not is_unicode(request.event_id):
+            raise InvalidEvent("eventId: not valid Unicode (a lone surrogate)")
         now = self._clock()
         body = event_body(request.event, request.tenant_id, data, iso_time(now), request.conversation_id)
         # The delivered frame adds '"id":"<stream id>",' (at most ~50 bytes) to the stored document.

@@ -7,6 +7,7 @@ Service frame: ``{"event": str, "requestId"?, "id"?, "tenantId"?, "conversationI
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +36,54 @@ def request_id_of(body: str | None) -> str | None:
         if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH:
             return request_id
     return None
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: a lone surrogate (``"\\ud800"`` in JSON) has no UTF-8 encoding."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Where a value sits in a document: (where its container sits, its key or index), None at the root.
+_Trail = tuple[Any, str | int] | None
+
+
+def not_json(document: Any) -> str | None:
+    """Why a parsed document is not strict JSON, and where (``data.x[0]: ...``); ``None`` when it is.
+
+    Python's json reads and writes ``NaN``/``Infinity``/``-Infinity`` (and ``1e999`` as infinity), which JSON.parse
+    refuses, and a ``\\ud800`` escape as a lone surrogate, which has no UTF-8 encoding. Iterative: a parsed
+    document may nest about as deep as the recursion limit.
+    """
+    pending: list[tuple[Any, _Trail]] = [(document, None)]
+    while pending:
+        value, trail = pending.pop()
+        if isinstance(value, str):
+            if not is_unicode(value):
+                return f"{_where(trail)}: not valid Unicode (a lone surrogate)"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return f"{_where(trail)}: {json.dumps(value)} is not a JSON number (JSON has no NaN or Infinity)"
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                if isinstance(key, str) and not is_unicode(key):
+                    return f"{_where(trail)}: a key is not valid Unicode (a lone surrogate)"
+                pending.append((member, (trail, str(key))))
+        elif isinstance(value, (list, tuple)):
+            pending.extend((member, (trail, index)) for index, member in enumerate(value))
+    return None
+
+
+def _where(trail: _Trail) -> str:
+    parts: list[str] = []
+    while trail is not None:
+        trail, step = trail
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step[:64]}")
+    where = "".join(reversed(parts)).removeprefix(".") or "value"
+    return where if len(where) <= 100 else where[:97] + "..."
 
 
 def parse_client_frame(body: str | None) -> ClientFrame:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequest, Forbidden, RateLimited, ServiceError, UpstreamUnavailable
+from .protocol import not_json
 
 if TYPE_CHECKING:
     import httpx
@@ -174,7 +175,7 @@ class CallService:
         if raw.strip():
             try:
                 payload = json.loads(raw)
-                parsed = True
+                parsed = not_json(payload) is None  # NaN or a lone surrogate could not be relayed to a dashboard
             except (ValueError, RecursionError):
                 parsed = False
         if 200 <= status < 300:

@@ -278,3 +278,65 @@ def test_pruning_still_works_after_redis_lost_its_scripts(
     assert [key for key in store.scan_iter() if "BBBBBBBBBBBBBBB=" in key] == []
     assert store.zrange("{t:tenant-a}:user:u2:conns", 0, -1) == []
 
+
+NOT_JSON = {
+    "NaN": float("nan"),
+    "Infinity": float("inf"),
+    "-Infinity": float("-inf"),
+}
+
+
+@pytest.mark.parametrize("literal", sorted(NOT_JSON))
+@pytest.mark.parametrize("where", ["extra", "nested", "known"])
+def test_nan_and_infinity_in_a_broadcast_are_refused_with_422_and_never_stored_or_delivered(
+    literal: str,
+    where: str,
+    token: Callable[..., str],
+    connections_api: ConnectionsApi,
+    event_store: redis.Redis,
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+    value = NOT_JSON[literal]
+    if where == "known":
+        body = {"event": "dashboard_status", "data": {"activeConnections": 1, "activeUsers": 1, "load": value}}
+    elif where == "nested":
+        body = {"event": "call_incoming", "data": {**CALL, "meta": {"scores": [1, {"x": value}]}}}
+    else:
+        body = {"event": "call_incoming", "data": {**CALL, "score": value}}
+    assert literal in json.dumps(body)  # the request really carries the non-JSON literal
+
+    answer = http("POST", "/broadcast/tenant/tenant-a", body)
+
+    assert answer["statusCode"] == 422 and answer["json"]["error"]["code"] == "invalid_event"
+    assert "NaN" in answer["json"]["error"]["message"]
+    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert connections_api.posted == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": {**CALL, "note": "\ud800"}}),
+        ("/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": {**CALL, "\udfff": "key"}}),
+        ("/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": {**CALL, "deep": [["a\udc00b"]]}}),
+        ("/broadcast/tenant/tenant-a", {"event": "call_incoming", "data": CALL, "eventId": "evt-\ud800"}),
+        ("/broadcast/", {"event": "call_incoming", "tenantId": "tenant-a", "conversationId": "\ud800", "data": CALL}),
+        ("/broadcast/", {"event": "call_incoming", "tenantId": "tenant-\ud800", "data": CALL}),
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_a_broadcast_is_422_and_nothing_is_stored(
+    path: str,
+    body: dict[str, Any],
+    token: Callable[..., str],
+    connections_api: ConnectionsApi,
+    store: redis.Redis,
+    event_store: redis.Redis,
+) -> None:
+    open_connection(token("tenant-a", "u1"), "AAAAAAAAAAAAAAA=")
+
+    answer = http("POST", path, body)
+
+    assert answer["statusCode"] == 422 and answer["json"]["error"]["code"] == "invalid_event"
+    assert "unicode" in answer["json"]["error"]["message"].lower()
+    assert event_store.keys() == [] and connections_api.posted == {}
+    assert [key for key in store.scan_iter() if "idem" in key] == []

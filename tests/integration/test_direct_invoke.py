@@ -161,3 +161,30 @@ def test_an_event_with_a_request_context_that_is_no_http_event_is_refused(connec
 
     assert answer["ok"] is False and answer["status"] == 400
     assert connections_api.posted == {}
+
+
+@pytest.mark.parametrize(
+    ("event", "mentions"),
+    [
+        ({"event": "call_incoming", "tenantId": "tenant-a", "data": {**CALL, "score": float("nan")}}, "NaN"),
+        ({"event": "call_incoming", "tenantId": "tenant-a", "data": {**CALL, "x": [float("inf")]}}, "NaN"),
+        ({"event": "call_incoming", "tenantId": "tenant-a", "data": {**CALL, "x": {"y": -float("inf")}}}, "NaN"),
+        ({"event": "call_incoming", "tenantId": "tenant-a", "data": {**CALL, "note": "\ud800"}}, "Unicode"),
+        ({"event": "call_incoming", "tenantId": "tenant-a", "data": CALL, "eventId": "\udbff"}, "Unicode"),
+        ({"event": "call_incoming", "tenantId": "tenant-\ud800", "data": CALL}, "Unicode"),
+    ],
+)
+def test_data_that_is_not_strict_json_is_a_422_answer_and_nothing_is_stored(
+    event: dict[str, Any],
+    mentions: str,
+    token: Callable[..., str],
+    event_store: redis.Redis,
+    connections_api: ConnectionsApi,
+) -> None:
+    open_connection(token("tenant-a", "u1"), A1)
+
+    answer = invoke(event)
+
+    assert answer["ok"] is False and answer["status"] == 422 and answer["retryable"] is False
+    assert answer["error"]["code"] == "invalid_event" and mentions.lower() in answer["error"]["message"].lower()
+    assert event_store.keys() == [] and connections_api.posted == {}

@@ -239,6 +239,8 @@ def test_upstream_too_slow_answers_upstream_unavailable_and_announces_nothing(
         (500, {"message": "database exploded at 10.0.0.3"}, None),
         (503, None, None),
         (200, None, b"<html>Bad gateway</html>"),
+        (200, None, b'{"mode":"human","score":NaN}'),  # not JSON to a dashboard: JSON.parse refuses NaN
+        (200, None, b'{"mode":"human","note":"\\ud800"}'),  # a lone surrogate: no UTF-8 to send it in
         (401, {"message": "bad service key"}, None),
     ],
 )
