@@ -66,10 +66,11 @@ Action = Callable[[Caller, ClientFrame], list[Frame]]
 
 
 def _identifier(value: object, name: str) -> str:
-    """An id from the client's data: a non-empty string of at most MAX_ID_LENGTH characters, valid Unicode."""
+    """An id from the client's data: a non-empty string of at most MAX_ID_LENGTH characters (valid Unicode, as
+    every string of a parsed frame)."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
         raise BadRequest(f"data.{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
-    return _unicode(value, name)
+    return value
 
 
 class MessageService:
@@ -99,13 +100,16 @@ class MessageService:
 
     def handle(self, connection_id: str, body: str | None) -> None:
         """Answer one client frame. Raises only if Redis or the gateway fail while nothing could be replied."""
-        request_id = request_id_of(body)
-        frames: list[Frame]
+        held, request_id = request_id_of(body)
+        replies: list[bytes]
         try:
-            frames = self._dispatch(connection_id, body)
+            replies = [
+                frame if isinstance(frame, bytes) else encode(frame) for frame in self._dispatch(connection_id, body)
+            ]
         except Exception as exc:  # a refusal, Redis down or a bug: the client still gets its one reply
-            frames = [error_frame(as_service_error(exc), request_id)]
-        self._send(connection_id, frames)
+            error = as_service_error(exc)
+            replies = [encode(error_frame(error, request_id, null_request_id=held and request_id is None))]
+        self._send(connection_id, replies)
 
     def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:
         # Every frame counts against the rate limit, a malformed one too: a flood of them is closed as well.
@@ -127,10 +131,10 @@ class MessageService:
         caller = Caller(connection_id, touch.tenant_id, touch.user_id, touch.connected_at)
         return action(caller, frame)
 
-    def _send(self, connection_id: str, frames: list[Frame]) -> None:
-        for frame in frames:
+    def _send(self, connection_id: str, replies: list[bytes]) -> None:
+        for reply in replies:
             try:
-                self._gateway.post(connection_id, frame if isinstance(frame, bytes) else encode(frame))
+                self._gateway.post(connection_id, reply)
             except ConnectionGone:
                 self._registry.unregister(connection_id)
                 return
@@ -214,14 +218,6 @@ def _text(data: dict[str, Any], name: str, max_length: int, *, printable: bool) 
         raise BadRequest(f"data.{name} must be at most {max_length} characters (got {len(value)})")
     if printable and not value.isprintable():
         raise BadRequest(f"data.{name} must not contain control characters")
-    return _unicode(value, name)
-
-
-def _unicode(value: str, name: str) -> str:
-    try:
-        value.encode()
-    except UnicodeEncodeError as exc:  # a lone surrogate (\ud800 in the JSON): not text
-        raise BadRequest(f"data.{name} is not valid Unicode") from exc
     return value
 
 

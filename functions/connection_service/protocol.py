@@ -25,17 +25,21 @@ class ClientFrame:
     data: dict[str, Any]
 
 
-def request_id_of(body: str | None) -> str | None:
-    """The ``requestId`` of a frame if one can be read, so even a refused frame's error can carry it."""
+def request_id_of(body: str | None) -> tuple[bool, str | None]:
+    """Whether the frame holds a ``requestId``, and the id if a reply can echo it (``None`` when it cannot: not a
+    string, too long, not valid Unicode), so even a refused frame's error can carry it."""
     try:
         parsed = json.loads(body or "")
     except (ValueError, RecursionError):
-        return None
-    if isinstance(parsed, dict):
-        request_id = parsed.get("requestId")
-        if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH:
-            return request_id
-    return None
+        return False, None
+    if not isinstance(parsed, dict) or parsed.get("requestId") is None:
+        return False, None
+    request_id = parsed["requestId"]
+    return True, request_id if _echoable(request_id) else None
+
+
+def _echoable(request_id: object) -> bool:
+    return isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH and is_unicode(request_id)
 
 
 def is_unicode(text: str) -> bool:
@@ -87,7 +91,7 @@ def _where(trail: _Trail) -> str:
 
 
 def parse_client_frame(body: str | None) -> ClientFrame:
-    """Parse a client frame; raises :class:`BadRequest` with a reason for anything malformed."""
+    """Parse a client frame as strict JSON; raises :class:`BadRequest` with a reason for anything malformed."""
     if not body:
         raise BadRequest("empty frame")
     try:
@@ -97,8 +101,13 @@ def parse_client_frame(body: str | None) -> ClientFrame:
     if not isinstance(parsed, dict):
         raise BadRequest("frame must be a JSON object")
     request_id = parsed.get("requestId")
-    if request_id is not None and (not isinstance(request_id, str) or len(request_id) > MAX_REQUEST_ID_LENGTH):
+    if request_id is not None and not _echoable(request_id):
+        if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH:
+            raise BadRequest("requestId is not valid Unicode (a lone surrogate): it cannot be echoed")
         raise BadRequest(f"requestId must be a string of at most {MAX_REQUEST_ID_LENGTH} characters")
+    problem = not_json(parsed)
+    if problem is not None:
+        raise BadRequest(f"frame is not strict JSON: {problem}")
     action = parsed.get("action")
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_LENGTH:
         raise BadRequest("action must be a non-empty string")
@@ -110,16 +119,22 @@ def parse_client_frame(body: str | None) -> ClientFrame:
     return ClientFrame(action=action, request_id=request_id, data=data)
 
 
-def event_frame(event: str, data: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+def event_frame(
+    event: str, data: dict[str, Any], request_id: str | None = None, *, null_request_id: bool = False
+) -> dict[str, Any]:
+    """A service frame; it carries ``requestId`` when given one, or ``null`` with ``null_request_id`` (the
+    client sent one that cannot be echoed)."""
     frame: dict[str, Any] = {"event": event}
-    if request_id is not None:
+    if request_id is not None or null_request_id:
         frame["requestId"] = request_id
     frame["data"] = data
     return frame
 
 
-def error_frame(error: ServiceError, request_id: str | None = None) -> dict[str, Any]:
-    return event_frame("error", {"code": error.code, "message": error.message}, request_id)
+def error_frame(error: ServiceError, request_id: str | None = None, *, null_request_id: bool = False) -> dict[str, Any]:
+    return event_frame(
+        "error", {"code": error.code, "message": error.message}, request_id, null_request_id=null_request_id
+    )
 
 
 def iso_time(timestamp: float) -> str:
@@ -129,4 +144,6 @@ def iso_time(timestamp: float) -> str:
 
 
 def encode(frame: dict[str, Any]) -> bytes:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode()
+    """A frame as strict JSON in UTF-8; raises ValueError for what JSON cannot carry: ``NaN``/``Infinity``, or a
+    lone surrogate (UnicodeEncodeError)."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()

@@ -198,7 +198,7 @@ def test_a_sustained_flood_is_closed_though_allowed_frames_come_between_the_refu
 
 
 @pytest.mark.usefixtures("lambda_env")
-@pytest.mark.parametrize("body", ["{not json", '{"action":"no_such_action"}', ""])
+@pytest.mark.parametrize("body", ["{not json", '{"action":"no_such_action"}', '{"action":"ping","data":{"x":NaN}}', ""])
 def test_a_flood_of_frames_refused_anyway_counts_against_the_limit_and_is_closed_too(
     body: str, token: Callable[..., str], connections_api: ConnectionsApi
 ) -> None:

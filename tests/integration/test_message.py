@@ -172,3 +172,41 @@ def test_an_id_that_is_not_valid_unicode_is_a_bad_request(connected: str, connec
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error" and reply["data"]["code"] == "bad_request"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"action":"ping","requestId":"x1","data":{"n":NaN}}',
+        '{"action":"ping","requestId":"x1","data":{"n":[Infinity]}}',
+        '{"action":"ping","requestId":"x1","data":{"n":{"m":-Infinity}}}',
+        '{"action":"ping","requestId":"x1","data":{"note":"\\ud800"}}',
+        '{"action":"ping","requestId":"x1","data":{"\\udfff":1}}',
+        '{"action":"ping","requestId":"x1","data":{"list":["ok","a\\udc00b"]}}',
+        '{"action":"ping\\ud800","requestId":"x1"}',
+        '{"action":"hello","requestId":"x1","data":{"conversations":[],"lastEventId":NaN}}',
+    ],
+)
+def test_a_frame_that_is_not_strict_json_is_a_bad_request(
+    connected: str, connections_api: ConnectionsApi, body: str
+) -> None:
+    assert send(body)["statusCode"] == 200
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "error" and reply["requestId"] == "x1"
+    assert reply["data"]["code"] == "bad_request"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ['"\\ud800"', '"a\\udfffb"', '"\\udbff\\udbff"', "7", '["r"]', '"' + "r" * 129 + '"'],
+)
+@pytest.mark.parametrize("action", ["ping", "hello", "no_such_action"])
+def test_a_request_id_that_cannot_be_echoed_gets_one_bad_request_reply_with_a_null_request_id(
+    connected: str, connections_api: ConnectionsApi, request_id: str, action: str
+) -> None:
+    assert send('{"action":"' + action + '","requestId":' + request_id + "}")["statusCode"] == 200
+
+    [reply] = connections_api.frames(connected)
+    assert reply == {"event": "error", "requestId": None, "data": reply["data"]}
+    assert reply["data"]["code"] == "bad_request" and "requestId" in reply["data"]["message"]  # type: ignore[index]
