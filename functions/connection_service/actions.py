@@ -43,7 +43,8 @@ MAX_REPLAY = 1000
 # whatever share of its messages gets through.
 FLOOD_STRIKES = 50
 FLOOD_HALF_LIFE_S = 10.0
-_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+MAX_STREAM_ID_PART = 2**64 - 1
+_EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,15 @@ class MessageSettings:
 
 Frame = dict[str, Any] | bytes
 Action = Callable[[Caller, ClientFrame], list[Frame]]
+
+
+def _event_id(value: object) -> str:
+    """A resume cursor from the client: a stream id ``<ms>-<seq>``, each part ASCII digits within 0..2^64-1.
+    Returned normalised (no leading zeros), as the log writes ids."""
+    match = _EVENT_ID.fullmatch(value) if isinstance(value, str) else None
+    if match is None or max(int(match[1]), int(match[2])) > MAX_STREAM_ID_PART:
+        raise BadRequest("data.lastEventId must be an event id such as '1700000000000-0'")
+    return f"{int(match[1])}-{int(match[2])}"
 
 
 def _identifier(value: object, name: str) -> str:
@@ -156,8 +166,8 @@ class MessageService:
             raise BadRequest("data.conversations must be a list of at most 100 conversation ids")
         wanted = [_identifier(c, "conversationId") for c in conversations]
         last_event_id = frame.data.get("lastEventId")
-        if last_event_id is not None and (not isinstance(last_event_id, str) or not _EVENT_ID.match(last_event_id)):
-            raise BadRequest("data.lastEventId must be an event id such as '1700000000000-0'")
+        if last_event_id is not None:
+            last_event_id = _event_id(last_event_id)
         now = self._clock()
         wanted = self._registry.subscribe_many(caller.tenant_id, caller.connection_id, wanted, now)
         frames: list[Frame] = [

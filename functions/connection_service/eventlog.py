@@ -39,8 +39,12 @@ if ARGV[1] ~= '0-0' and first[1][1] ~= ARGV[1] then
   local probe = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
   if #probe == 0 then complete = 0 end
 end
+if ARGV[1] == ARGV[4] then return {complete, {}} end
 return {complete, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
 """
+
+# Nothing follows the largest stream id, and Redis refuses it as an exclusive start.
+MAX_ID = f"{2**64 - 1}-{2**64 - 1}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ class EventLog:
 
     def since(self, tenant_id: str, last_id: str, until_id: str = "+", limit: int = 1000) -> Replay:
         """Entries after ``last_id`` (exclusive) up to ``until_id`` (inclusive), oldest first."""
-        complete, entries = self._since(keys=[keys.events(tenant_id)], args=[last_id, until_id, limit])
+        complete, entries = self._since(keys=[keys.events(tenant_id)], args=[last_id, until_id, limit, MAX_ID])
         return Replay(
             complete=bool(int(complete)),
             entries=[_entry(entry_id, fields) for entry_id, fields in entries],

@@ -210,3 +210,54 @@ def test_a_request_id_that_cannot_be_echoed_gets_one_bad_request_reply_with_a_nu
     [reply] = connections_api.frames(connected)
     assert reply == {"event": "error", "requestId": None, "data": reply["data"]}
     assert reply["data"]["code"] == "bad_request" and "requestId" in reply["data"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        "1-0\n",
+        "1-0\r\n",
+        "\u0661\u0662\u0663-0",  # Arabic-Indic digits: \d matches them
+        "\uff11-0",  # a fullwidth digit
+        "99999999999999999999-0",
+        "18446744073709551616-0",
+        "1-18446744073709551616",
+        " 1-0",
+        "1 -0",
+        "-1-0",
+        "1-",
+        "1",
+    ],
+)
+def test_a_last_event_id_that_is_not_a_stream_id_is_a_bad_request(
+    connected: str, connections_api: ConnectionsApi, last_event_id: str
+) -> None:
+    send(json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
+
+    [reply] = connections_api.frames(connected)
+    assert reply["event"] == "error" and reply["requestId"] == "h"
+    assert reply["data"]["code"] == "bad_request"  # type: ignore[index]
+    assert "lastEventId" in reply["data"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        "0-0",
+        "18446744073709551615-18446744073709551615",
+        "18446744073709551615-0",
+        "0001-0002",
+        "1-18446744073709551615",
+    ],
+)
+def test_a_last_event_id_at_the_edges_of_the_stream_id_range_is_answered(
+    connected: str, connections_api: ConnectionsApi, last_event_id: str
+) -> None:
+    from connection_service import runtime
+
+    runtime.current().event_log.append("tenant-a", '{"event":"ai_activated"}', time.time() - 1)  # a log to search
+    send(json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
+
+    replies = connections_api.frames(connected)
+    assert replies[0]["event"] == "authenticated" and replies[0]["requestId"] == "h"
+    assert all(r["event"] in ("authenticated", "resync_required") for r in replies)
