@@ -102,7 +102,7 @@ async def test_idle_connection_is_closed_1001_and_disconnect_runs(
     wait_disconnect(short_lived, connection_id)
     (entry,) = event_log.entries("disconnect", connection_id)
     assert entry["event"]["requestContext"]["disconnectStatusCode"] == 1001
-    assert "idle timeout" in short_lived.logs
+    short_lived.wait_for_log(rf"LIMIT +{connection_id} idle timeout")
 
 
 async def test_integration_timeout_sends_endpoint_request_timed_out(short_lived: LocalGateway, tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ async def test_maximum_duration_closes_an_active_connection() -> None:
                 while True:  # stay active: only the maximum duration can close it
                     await echo(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-        assert "maximum connection duration reached" in gateway.logs
+        gateway.wait_for_log("maximum connection duration reached")  # logged just before the close frame
 
 
 async def test_new_connections_beyond_the_quota_are_refused_429() -> None:
