@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from local.events import Peer
 
@@ -14,11 +15,18 @@ CLOSED = 2
 
 
 class Connection:
-    __slots__ = ("authorizer", "close_info", "last_active", "peer", "state", "ws")
+    """A client's connection as the gateway tracks it, served by aiohttp's WebSocket response (``ws``).
+
+    :meth:`send`, :meth:`close` and :meth:`abort` act on the client's socket whoever serves it (see
+    ``local.websocket.Socket`` for connections the gateway serves itself).
+    """
+
+    __slots__ = ("authorizer", "close_info", "last_active", "peer", "state", "transport", "ws")
 
     def __init__(self, peer: Peer, authorizer: dict[str, Any] | None = None) -> None:
         self.peer = peer
         self.ws: web.WebSocketResponse | None = None
+        self.transport: asyncio.Transport | None = None
         self.state = CONNECTING
         self.last_active = peer.connected_at
         self.authorizer = authorizer
@@ -28,6 +36,28 @@ class Connection:
     @property
     def id(self) -> str:
         return self.peer.connection_id
+
+    async def send(self, data: bytes) -> bool:
+        """Send a text frame; False when the connection can no longer take one (PostToConnection's 410)."""
+        ws = self.ws
+        if self.state != OPEN or ws is None or ws.closed:
+            return False
+        try:
+            await ws.send_frame(data, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    async def close(self, code: int, reason: str) -> None:
+        """Send a close frame and wait for the client's (or the closing timeout)."""
+        ws = self.ws
+        if ws is not None and not ws.closed:
+            await ws.close(code=code, message=reason.encode())
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a close frame: the client sees 1006."""
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class Registry(dict[str, Connection]):

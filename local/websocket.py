@@ -1,13 +1,25 @@
-"""The WebSocket API: handshake and ``$connect``, route selection and invocation, ``$disconnect``, limits."""
+"""The WebSocket API: handshake and ``$connect``, route selection and invocation, ``$disconnect``, limits.
+
+Connections come in two ways. The listening port's fast lane hands a plain handshake (``GET`` on the stage path,
+HTTP/1.1, version 13) to :meth:`WebSocketService.upgrade`, and the connection is then served by a :class:`Socket`:
+frames are read as they arrive, and an idle connection holds no task, coroutine or framework request, only its
+transport and a few small objects. Any other handshake reaches :meth:`WebSocketService.handle` through aiohttp and
+is served by aiohttp's WebSocket response. Both run the same ``$connect``, routes and ``$disconnect``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import http
 import json
 import logging
 import sys
 import time
-from typing import Any
+from email.utils import formatdate
+from typing import Any, NamedTuple
 
 from aiohttp import WSMessage, WSMsgType, web
 
@@ -15,7 +27,19 @@ from local import authorizer as auth
 from local.clock import now_ms
 from local.connections import CLOSED, OPEN, Connection
 from local.events import Peer, connect_event, connect_headers, disconnect_event, message_event
-from local.frames import FrameLimitedParser
+from local.frames import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    FrameError,
+    FrameLimitedParser,
+    FrameReader,
+    close_frame,
+    frame,
+    parse_close,
+)
 from local.gateway import Gateway
 from local.ids import gateway_id
 from local.invocation import InvocationError
@@ -23,6 +47,16 @@ from local.invocation import InvocationError
 log = logging.getLogger("local")
 
 GOING_AWAY = (1001, "Going away")
+CLOSE_TIMEOUT = 10.0  # seconds a client has to answer the gateway's close frame (aiohttp's default too)
+HANDSHAKE_BUFFER = 256 * 1024  # bytes a client may send before its handshake is answered
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Refusal(NamedTuple):
+    """A handshake answered with an HTTP error instead of 101 (a JSON body)."""
+
+    status: int
+    body: str
 
 
 def _shared(text: str) -> str:
@@ -71,13 +105,303 @@ class LimitedWebSocketResponse(web.WebSocketResponse):
             handler._payload_parser = FrameLimitedParser(parser, self._frame_limit, self)
 
 
+class Handshake(NamedTuple):
+    """What :func:`parse_handshake` keeps of a WebSocket handshake's request head."""
+
+    headers: list[tuple[str, str]]
+    path: str
+    query_string: str
+    host: str
+    user_agent: str
+    key: str
+    protocols: tuple[str, ...]
+
+
+def parse_handshake(head: bytes) -> Handshake | None:
+    """A plain WebSocket handshake (request line and headers, without the blank line), or None for anything
+    else or unusual: another method or version, folded or malformed headers, a body, an encoded path, a version
+    other than 13, a malformed key. aiohttp then serves the request and answers those cases itself."""
+    request_line, _, header_block = head.partition(b"\r\n")
+    parts = request_line.split(b" ")
+    if len(parts) != 3 or parts[0] != b"GET" or parts[2] != b"HTTP/1.1" or not parts[1].startswith(b"/"):
+        return None
+    target = parts[1].decode("latin-1")
+    path, _, query_string = target.partition("?")
+    if "%" in path or "#" in target:
+        return None
+    headers: list[tuple[str, str]] = []
+    found: dict[str, str] = {}
+    for line in header_block.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or b" " in name or b"\t" in name:
+            return None
+        key, text = name.decode("latin-1"), value.strip(b" \t").decode("latin-1")
+        headers.append((key, text))
+        found.setdefault(key.lower(), text)
+    connection_tokens = {token.strip().lower() for token in found.get("connection", "").split(",")}
+    if (
+        found.get("upgrade", "").lower() != "websocket"
+        or "upgrade" not in connection_tokens
+        or found.get("sec-websocket-version") != "13"
+        or "host" not in found
+        or "content-length" in found
+        or "transfer-encoding" in found
+    ):
+        return None
+    key = found.get("sec-websocket-key", "")
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            return None
+    except binascii.Error:
+        return None
+    offered = found.get("sec-websocket-protocol")
+    protocols = tuple(p.strip() for p in offered.split(",")) if offered is not None else ()
+    return Handshake(headers, path, query_string, found["host"], found.get("user-agent", ""), key, protocols)
+
+
+def _http_response(status: int, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    lines = [f"HTTP/1.1 {status} {phrase}", *(f"{k}: {v}" for k, v in headers), "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+_HANDSHAKE, _OPEN, _CLOSING, _CLOSED = range(4)
+
+
+class Socket(Connection, asyncio.Protocol):
+    """A connection the gateway serves itself, from the handshake the fast lane handed over to the closed socket.
+
+    Frames are parsed in :meth:`data_received` and each text message starts its route's invocation, as aiohttp's
+    read loop would; replies, PostToConnection and closes write to the transport directly.
+    """
+
+    __slots__ = ("_closed", "_closer", "_drain", "_pending", "_phase", "_reader", "_service")
+
+    def __init__(self, service: WebSocketService, peer: Peer, transport: asyncio.Transport, pending: bytes) -> None:
+        super().__init__(peer)
+        config = service.gw.config
+        self.transport = transport
+        self._service = service
+        self._reader = FrameReader(config.frame_limit, config.message_limit)
+        self._phase = _HANDSHAKE
+        self._pending = pending
+        self._drain: asyncio.Future[None] | None = None
+        self._closer: asyncio.TimerHandle | None = None
+        self._closed: asyncio.Future[None] | None = None
+
+    # --- handshake ------------------------------------------------------------------------------------------
+
+    def accept(self, key: str, protocol: str | None) -> None:
+        """Answer 101 and start reading frames (those the client sent early first)."""
+        assert self.transport is not None
+        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()  # noqa: S324
+        headers = [("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", accept)]
+        if protocol:
+            headers.append(("Sec-WebSocket-Protocol", protocol))
+        headers.append(("Date", formatdate(usegmt=True)))
+        self.transport.write(_http_response(101, headers))
+        self._phase = _OPEN
+        self.state = OPEN
+        pending, self._pending = self._pending, b""
+        if pending:
+            self.data_received(pending)
+
+    def refuse(self, refusal: Refusal) -> None:
+        assert self.transport is not None
+        body = refusal.body.encode()
+        headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Date", formatdate(usegmt=True)),
+            ("Connection", "close"),
+        ]
+        self.transport.write(_http_response(refusal.status, headers, body))
+        self._phase = _CLOSING
+        self.transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """The transport is gone."""
+        return self._phase == _CLOSED
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        phase = self._phase
+        if phase == _HANDSHAKE:
+            self._pending += data
+            if len(self._pending) > HANDSHAKE_BUFFER and self.transport is not None:
+                self.transport.abort()
+            return
+        if phase == _CLOSED:
+            return
+        messages, error = self._reader.feed(data)
+        for opcode, payload in messages:
+            try:
+                self._on_frame(opcode, payload)
+            except FrameError as invalid:
+                self._failed(invalid)
+        if error is not None:
+            self._failed(error)
+            for opcode, payload in self._reader.feed(b"")[0]:  # what followed: the client's close frame, if any
+                self._on_frame(opcode, payload)
+
+    def _failed(self, error: FrameError) -> None:
+        """A protocol violation or a limit: close with its code, as aiohttp does (no reason)."""
+        if self.close_info is None:
+            self.close_info = (error.code, "Message too big" if error.code == 1009 else error.reason)
+        self._start_close(error.code, "")
+
+    def _on_frame(self, opcode: int, payload: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        if opcode == CLOSE:
+            if self._phase == _OPEN:
+                code, reason = parse_close(payload)
+                if self.close_info is None:
+                    closed_with = (1005, "Client-side close frame status not set") if code == 1005 else (code, reason)
+                    self.close_info = closed_with
+                transport.write(close_frame(1000 if code == 1005 else code))
+                self._phase = _CLOSING
+            transport.close()
+        elif self._phase != _OPEN:
+            return
+        elif opcode == TEXT:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise FrameError(1007, "Invalid UTF-8 text message") from None
+            self._service.dispatch(self, text)
+        elif opcode == BINARY:
+            self.close_info = (1003, "Unsupported binary frame")
+            self._start_close(1003, "Unsupported binary frame")
+        elif opcode == PING:
+            transport.write(frame(PONG, payload))
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    # --- writing and closing --------------------------------------------------------------------------------
+
+    async def send(self, data: bytes) -> bool:
+        transport = self.transport
+        if self._phase != _OPEN or transport is None:
+            return False
+        transport.write(frame(TEXT, data))
+        if self._drain is not None:
+            await asyncio.shield(self._drain)
+        return True
+
+    def pause_writing(self) -> None:
+        self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _start_close(self, code: int, reason: str) -> None:
+        """Send a close frame; from then on only the client's close frame is read, for at most CLOSE_TIMEOUT."""
+        transport = self.transport
+        if self._phase != _OPEN or transport is None:
+            return
+        transport.write(close_frame(code, reason))
+        self._phase = _CLOSING
+        self._reader.discard()
+        self._closer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._phase == _HANDSHAKE:
+            return
+        self._start_close(code, reason)
+        if self._phase != _CLOSED:
+            if self._closed is None:
+                self._closed = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._closed)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._phase = _CLOSED
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
+        self.resume_writing()
+        self._service.lost(self)
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+
 class WebSocketService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
         self.handlers: set[asyncio.Task[Any]] = set()
+        """Tasks to wait for at shutdown: aiohttp-served connections' handlers and every ``$disconnect``."""
         self.paths = {"/", f"/{gateway.stage}"}
 
-    # --- handshake ------------------------------------------------------------------------------------------
+    # --- handshake, fast lane -------------------------------------------------------------------------------
+
+    def upgrade(self, transport: asyncio.Transport, head: bytes, rest: bytes = b"") -> bool:
+        """Take over a connection whose request ``head`` (up to, not including, the blank line) is a plain
+        WebSocket handshake on the API's paths: the transport's protocol becomes a :class:`Socket`, answered once
+        ``$connect`` has run. False, and nothing done, for any other request: aiohttp serves it.
+
+        ``rest``: bytes the client sent after the head."""
+        if self.gw.api is None:
+            return False
+        handshake = parse_handshake(head)
+        if handshake is None or handshake.path not in self.paths:
+            return False
+        peername = transport.get_extra_info("peername")
+        source_ip = str(peername[0]) if peername else "127.0.0.1"
+        peer = self._peer(source_ip, handshake.user_agent, handshake.host)
+        event = self._connect_event(peer, handshake.headers, handshake.query_string)
+        socket = Socket(self, peer, transport, rest)
+        transport.set_protocol(socket)
+        task = asyncio.get_running_loop().create_task(self._handshake(socket, event, handshake))
+        self.gw.background.add(task)
+        task.add_done_callback(self.gw.background.discard)
+        return True
+
+    async def _handshake(self, socket: Socket, event: dict[str, Any], handshake: Handshake) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await self._admit(socket, event)
+        except Exception:
+            log.exception("CONNECT %s failed", socket.id)
+            self.gw.connections.pop(socket.id, None)
+            outcome = Refusal(500, json.dumps({"message": "Internal server error"}))
+        if socket.closed:
+            self.gw.connections.pop(socket.id, None)
+            socket.state = CLOSED
+        elif isinstance(outcome, Refusal):
+            socket.refuse(outcome)
+        else:
+            protocol = next((p for p in handshake.protocols if p in outcome), None)
+            socket.accept(handshake.key, protocol)
+            log.debug("CONNECT %s open after %.1f ms", socket.id, (time.perf_counter() - started) * 1000)
+
+    def dispatch(self, connection: Connection, body: str) -> None:
+        """A text message arrived: invoke its route (in a task of its own)."""
+        connection.last_active = now_ms()
+        task = asyncio.create_task(self._on_message(connection, body))
+        self.gw.background.add(task)
+        task.add_done_callback(self.gw.background.discard)
+
+    def lost(self, socket: Socket) -> None:
+        """A :class:`Socket`'s transport closed: ``$disconnect`` if it had been open."""
+        was_open = socket.state == OPEN
+        socket.state = CLOSED
+        if self.gw.connections.get(socket.id) is socket:
+            del self.gw.connections[socket.id]
+        if was_open:
+            code, reason = socket.close_info or (1006, "")
+            task = asyncio.get_running_loop().create_task(self._run_disconnect(socket, code, reason))
+            self.handlers.add(task)
+            task.add_done_callback(self.handlers.discard)
+
+    # --- handshake, aiohttp ---------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         opened = await self._open(request)
@@ -103,62 +427,19 @@ class WebSocketService:
     async def _open(self, request: web.Request) -> Connection | web.StreamResponse:
         """Run ``$connect`` (and its authorizer), then complete the handshake: the open connection, or the refusal."""
         gw = self.gw
-        api = gw.api
-        assert api is not None
-        if not gw.connect_quota.allow():
-            log.warning("CONNECT refused: new-connection quota (%s/s) exceeded -> 429", gw.config.connect_rate)
-            return web.json_response({"message": "Too Many Requests"}, status=429)
         started = time.perf_counter()
-        when = now_ms()
         peername = request.transport.get_extra_info("peername") if request.transport else None
         source_ip = str(peername[0]) if peername else "127.0.0.1"
-        peer = Peer(
-            connection_id=gateway_id(),
-            connected_at=when,
-            source_ip=_shared(source_ip),
-            user_agent=_shared(request.headers.get("User-Agent", "")),
-            domain_name=_shared(request.host),
-            stage=gw.stage,
-            api_id=api.api_id,
-        )
+        peer = self._peer(source_ip, request.headers.get("User-Agent", ""), request.host)
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-        headers = connect_headers(raw, source_ip=source_ip, port=gw.config.port, now_ms=when)
-        request_id = gateway_id()
-        event = connect_event(
-            peer, headers=headers, query_string=request.query_string, now_ms=when, request_id=request_id
-        )
+        event = self._connect_event(peer, raw, request.rel_url.raw_query_string)
         connection = Connection(peer)
-        route = api.routes.get("$connect")
-
-        if route is not None and route.authorizer is not None:
-            verdict = await auth.authorize(gw, route.authorizer, event)
-            if verdict.status != 200:
-                log.info("CONNECT %s authorizer %s -> %d", peer.connection_id, route.authorizer.name, verdict.status)
-                return web.json_response({"message": verdict.message}, status=verdict.status)
-            connection.authorizer = verdict.context
-            event["requestContext"]["authorizer"] = verdict.context
-
-        gw.connections[peer.connection_id] = connection
-        status, protocols = 200, tuple[str, ...]()
-        if route is not None and route.function is not None:
-            status, result = await self._invoke(route.function, event, "CONNECT", connection, "$connect")
-            if _is_2xx(status):
-                resp_headers = result.get("headers") if isinstance(result, dict) else None
-                if isinstance(resp_headers, dict):
-                    for name, value in resp_headers.items():
-                        if name.lower() == "sec-websocket-protocol":
-                            protocols = (str(value),)
-            else:
-                gw.connections.pop(peer.connection_id, None)
-                connection.state = CLOSED
-                body = _body_of(result) if status != 502 else json.dumps({"message": "Internal server error"})
-                return web.Response(status=status, text=body or "", content_type="application/json")
-        else:
-            log.info("CONNECT %s (no $connect integration) -> 200", peer.connection_id)
-
+        outcome = await self._admit(connection, event)
+        if isinstance(outcome, Refusal):
+            return web.Response(status=outcome.status, text=outcome.body, content_type="application/json")
         ws = LimitedWebSocketResponse(
             frame_limit=gw.config.frame_limit,
-            protocols=protocols,
+            protocols=outcome,
             max_msg_size=gw.config.message_limit + 1,  # aiohttp refuses sizes >= max_msg_size
             compress=False,
             autoping=True,
@@ -169,20 +450,74 @@ class WebSocketService:
             gw.connections.pop(peer.connection_id, None)
             raise
         connection.ws = ws
+        connection.transport = request.transport
         connection.state = OPEN
         log.debug("CONNECT %s open after %.1f ms", peer.connection_id, (time.perf_counter() - started) * 1000)
         return connection
 
+    # --- handshake, both ------------------------------------------------------------------------------------
+
+    def _peer(self, source_ip: str, user_agent: str, host: str) -> Peer:
+        api = self.gw.api
+        assert api is not None
+        return Peer(
+            connection_id=gateway_id(),
+            connected_at=now_ms(),
+            source_ip=_shared(source_ip),
+            user_agent=_shared(user_agent),
+            domain_name=_shared(host),
+            stage=self.gw.stage,
+            api_id=api.api_id,
+        )
+
+    def _connect_event(self, peer: Peer, raw_headers: list[tuple[str, str]], query_string: str) -> dict[str, Any]:
+        when = peer.connected_at
+        headers = connect_headers(raw_headers, source_ip=peer.source_ip, port=self.gw.config.port, now_ms=when)
+        return connect_event(peer, headers=headers, query_string=query_string, now_ms=when, request_id=gateway_id())
+
+    async def _admit(self, connection: Connection, event: dict[str, Any]) -> Refusal | tuple[str, ...]:
+        """The connection quota, the authorizer and ``$connect``: the refusal to answer, or the subprotocols the
+        ``$connect`` response names. An admitted connection is registered (``CONNECTING``)."""
+        gw = self.gw
+        api = gw.api
+        assert api is not None
+        if not gw.connect_quota.allow():
+            log.warning("CONNECT refused: new-connection quota (%s/s) exceeded -> 429", gw.config.connect_rate)
+            return Refusal(429, json.dumps({"message": "Too Many Requests"}))
+        route = api.routes.get("$connect")
+        if route is not None and route.authorizer is not None:
+            verdict = await auth.authorize(gw, route.authorizer, event)
+            if verdict.status != 200:
+                log.info("CONNECT %s authorizer %s -> %d", connection.id, route.authorizer.name, verdict.status)
+                return Refusal(verdict.status, json.dumps({"message": verdict.message}))
+            connection.authorizer = verdict.context
+            event["requestContext"]["authorizer"] = verdict.context
+
+        gw.connections[connection.id] = connection
+        protocols = tuple[str, ...]()
+        if route is None or route.function is None:
+            log.info("CONNECT %s (no $connect integration) -> 200", connection.id)
+            return protocols
+        status, result = await self._invoke(route.function, event, "CONNECT", connection, "$connect")
+        if not _is_2xx(status):
+            gw.connections.pop(connection.id, None)
+            connection.state = CLOSED
+            body = _body_of(result) if status != 502 else json.dumps({"message": "Internal server error"})
+            return Refusal(status, body or "")
+        resp_headers = result.get("headers") if isinstance(result, dict) else None
+        if isinstance(resp_headers, dict):
+            for name, value in resp_headers.items():
+                if name.lower() == "sec-websocket-protocol":
+                    protocols = (str(value),)
+        return protocols
+
     # --- messages -------------------------------------------------------------------------------------------
 
     async def _received(self, connection: Connection, ws: web.WebSocketResponse, message: WSMessage) -> bool:
-        """Act on one received message; False once the connection is over."""
+        """Act on one message aiohttp received; False once the connection is over."""
         kind = message.type
         if kind is WSMsgType.TEXT:
-            connection.last_active = now_ms()
-            task = asyncio.create_task(self._on_message(connection, message.data))
-            self.gw.background.add(task)
-            task.add_done_callback(self.gw.background.discard)
+            self.dispatch(connection, message.data)
             return True
         if kind is WSMsgType.BINARY:
             connection.close_info = (1003, "Unsupported binary frame")
@@ -274,14 +609,7 @@ class WebSocketService:
         return status, result
 
     async def send_text(self, connection: Connection, text: str) -> bool:
-        ws = connection.ws
-        if ws is None or ws.closed:
-            return False
-        try:
-            await ws.send_frame(text.encode("utf-8"), WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
+        return await connection.send(text.encode("utf-8"))
 
     async def _send_json(self, connection: Connection, payload: dict[str, Any]) -> None:
         await self.send_text(connection, json.dumps(payload))
@@ -292,18 +620,18 @@ class WebSocketService:
         """Close a connection from the gateway's side; its handler then runs ``$disconnect``."""
         if connection.close_info is None:
             connection.close_info = (code, reason)
-        ws = connection.ws
-        if ws is not None and not ws.closed:
-            await ws.close(code=code, message=reason.encode())
+        await connection.close(code, reason)
 
     async def _disconnected(self, connection: Connection, ws: web.WebSocketResponse) -> None:
-        gw = self.gw
         connection.state = CLOSED
-        gw.connections.pop(connection.id, None)
+        self.gw.connections.pop(connection.id, None)
         if not ws.closed:
             await ws.close()
         code, reason = connection.close_info or (ws.close_code or 1006, "")
-        api = gw.api
+        await self._run_disconnect(connection, code, reason)
+
+    async def _run_disconnect(self, connection: Connection, code: int, reason: str) -> None:
+        api = self.gw.api
         route = api.routes.get("$disconnect") if api else None
         if route is None or route.function is None:
             log.info("DISCONNECT %s %d (no $disconnect integration)", connection.id, code)
