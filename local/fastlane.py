@@ -106,8 +106,15 @@ class FastLane(asyncio.Protocol):
                 if len(buffer) > MAX_HEAD_BYTES:
                     self._hand_off()
                 return
-            request = self._recognise(bytes(buffer[:end]))
+            head = bytes(buffer[:end])
+            request = self._recognise(head)
             if request is None:
+                transport = self.transport
+                assert transport is not None
+                if self.management.ws.upgrade(transport, head, bytes(buffer[end + 4 :])):
+                    self.handed_off = True
+                    self.buffer = bytearray()
+                    return
                 self._hand_off()
                 return
             connection_id, length, close = request

@@ -10,7 +10,7 @@ import json
 import logging
 from urllib.parse import unquote
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from local.clock import iso_time
 from local.connections import OPEN, Connection
@@ -90,14 +90,7 @@ class ManagementService:
         if "%" in connection_id:
             connection_id = unquote(connection_id)
         connection = self.gw.connections.get(connection_id)
-        ws = connection.ws if connection is not None and connection.state == OPEN else None
-        if ws is None or ws.closed:
-            return False
-        try:
-            await ws.send_frame(data, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
+        return connection is not None and await connection.send(data)
 
     def get(self, request: web.Request) -> web.Response:
         connection = self._connection(request)
@@ -133,11 +126,8 @@ class ManagementService:
                 return error_response(500, "InternalServerErrorException", "Internal server error")
             elif fault.kind == "drop":
                 connection = self._connection(request)
-                if connection is not None and connection.ws is not None:
+                if connection is not None and connection.transport is not request.transport:
                     connection.close_info = (1006, "Connection dropped (fault injection)")
-                    transport = request.transport
-                    ws_transport = connection.ws._req.transport if connection.ws._req else None
-                    if ws_transport is not None and ws_transport is not transport:
-                        ws_transport.abort()
+                    connection.abort()
                 return gone()
         return None
