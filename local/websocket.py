@@ -49,6 +49,7 @@ log = logging.getLogger("local")
 GOING_AWAY = (1001, "Going away")
 CLOSE_TIMEOUT = 10.0  # seconds a client has to answer the gateway's close frame (aiohttp's default too)
 HANDSHAKE_BUFFER = 256 * 1024  # bytes a client may send before its handshake is answered
+OUTBOUND_LIMIT = 1024 * 1024  # bytes waiting for a client beyond the kernel's buffers before it is dropped
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -291,8 +292,11 @@ class Socket(Connection, asyncio.Protocol):
         if self._phase != _OPEN or transport is None:
             return False
         transport.write(frame(TEXT, data))
-        if self._drain is not None:
-            await asyncio.shield(self._drain)
+        if self._drain is not None and transport.get_write_buffer_size() > OUTBOUND_LIMIT:
+            # A client that stopped reading: dropped, as API Gateway drops it, rather than holding up the poster.
+            self.close_info = (1006, "client not reading: outbound buffer full")
+            self.abort()
+            return False
         return True
 
     def pause_writing(self) -> None:

@@ -12,7 +12,8 @@ import pytest
 import websockets
 
 from local.testing import LocalGateway
-from tests.local.conftest import APPS, CHAT, EventLog, connection_id_of
+from tests.local.conftest import APPS, CHAT, EventLog, connection_id_of, wait_disconnect
+from tests.local.rawws import TEXT, RawWebSocket
 
 DEEP = 5000
 
@@ -145,3 +146,43 @@ def test_nothing_a_client_or_function_sends_can_forge_log_lines_or_drive_the_ter
         assert "\x1b" not in gateway.logs
         assert not any(line.startswith("FORGED") for line in gateway.log_lines)
         assert any("ValueError: bad\\r\\nFORGED LINE\\x1b[31m" in line for line in gateway.log_lines)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_holds_up_no_one(
+    chat: LocalGateway, event_log: EventLog
+) -> None:
+    readers = [await websockets.connect(chat.ws_url, max_size=None) for _ in range(20)]
+    stalled = RawWebSocket(chat.ws_url)
+    try:
+        reader_ids = [await connection_id_of(ws) for ws in readers]
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.send_frame(TEXT, b'{"action": "echo"}')
+        stalled_id = json.loads(stalled.recv_frame()[1])["event"]["requestContext"]["connectionId"]
+        # From here on the stalled client reads nothing. Every event goes to all 21; its posts never block, and
+        # once what waits for it passes the gateway's bound it is dropped (1006) and its posts answer 410.
+        chunk = b"x" * (100 * 1024)
+        statuses: list[int] = []
+        client = http.client.HTTPConnection("127.0.0.1", chat.port, timeout=10)  # a blocked post fails the test
+        for n in range(200):
+            event = str(n).encode() + chunk
+            for cid in reader_ids:
+                client.request("POST", f"/{chat.stage}/@connections/{cid}", body=event)
+                response = client.getresponse()
+                response.read()
+                assert response.status == 200
+            client.request("POST", f"/{chat.stage}/@connections/{stalled_id}", body=event)
+            response = client.getresponse()
+            response.read()
+            statuses.append(response.status)
+            for ws in readers:
+                assert await asyncio.wait_for(ws.recv(), 10) == event.decode()
+            if response.status == 410:
+                break
+        client.close()
+        assert statuses[-1] == 410 and set(statuses[:-1]) == {200}
+        await asyncio.to_thread(wait_disconnect, chat, stalled_id)
+        (entry,) = event_log.entries("disconnect", stalled_id)
+        assert entry["event"]["requestContext"]["disconnectStatusCode"] == 1006
+    finally:
+        stalled.close()
+        await asyncio.gather(*(ws.close() for ws in readers))
