@@ -376,9 +376,11 @@ class WebSocketService:
             log.exception("CONNECT %s failed", socket.id)
             self.gw.connections.pop(socket.id, None)
             outcome = Refusal(500, json.dumps({"message": "Internal server error"}))
-        if socket.closed:
+        if socket.closed:  # the client left while $connect ran
             self.gw.connections.pop(socket.id, None)
             socket.state = CLOSED
+            if not isinstance(outcome, Refusal):  # it was admitted: API Gateway runs $disconnect for it
+                self._schedule_disconnect(socket, *(socket.close_info or (1006, "")))
         elif isinstance(outcome, Refusal):
             socket.refuse(outcome)
         else:
@@ -400,10 +402,12 @@ class WebSocketService:
         if self.gw.connections.get(socket.id) is socket:
             del self.gw.connections[socket.id]
         if was_open:
-            code, reason = socket.close_info or (1006, "")
-            task = asyncio.get_running_loop().create_task(self._run_disconnect(socket, code, reason))
-            self.handlers.add(task)
-            task.add_done_callback(self.handlers.discard)
+            self._schedule_disconnect(socket, *(socket.close_info or (1006, "")))
+
+    def _schedule_disconnect(self, connection: Connection, code: int, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_disconnect(connection, code, reason))
+        self.handlers.add(task)
+        task.add_done_callback(self.handlers.discard)
 
     # --- handshake, aiohttp ---------------------------------------------------------------------------------
 

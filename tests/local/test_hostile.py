@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import re
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
 
 from local.testing import LocalGateway
-from tests.local.conftest import APPS, CHAT, EventLog, connection_id_of, wait_disconnect
+from tests.local.conftest import APPS, CHAT, EventLog, connection_id_of, hold_fifo, release, wait_disconnect
 from tests.local.rawws import TEXT, RawWebSocket
 
 DEEP = 5000
@@ -186,3 +188,26 @@ async def test_a_client_that_stops_reading_is_dropped_and_holds_up_no_one(
     finally:
         stalled.close()
         await asyncio.gather(*(ws.close() for ws in readers))
+
+
+def test_a_handshake_aborted_after_connect_succeeded_runs_disconnect(
+    chat: LocalGateway, event_log: EventLog, tmp_path: Path
+) -> None:
+    fifo = hold_fifo(tmp_path)
+    handshake = (
+        f"GET /{chat.stage}?hold={fifo} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    mark = chat.mark()
+    with socket.create_connection(("127.0.0.1", chat.port)) as sock:
+        sock.sendall(handshake.encode())
+        chat.wait_for_log(rf"\[OnConnectFunction\] holding {re.escape(str(fifo))}", since=mark)
+    # The client is gone before $connect answers; then $connect admits it.
+    assert _request(chat, "GET", "/__local/health")[0] == 200  # by now the gateway has taken the close in
+    release(fifo)
+    query = [(e, e["event"].get("queryStringParameters") or {}) for e in event_log.entries("connect")]
+    (connect,) = [entry for entry, parameters in query if parameters.get("hold") == str(fifo)]
+    connection_id = connect["event"]["requestContext"]["connectionId"]
+    wait_disconnect(chat, connection_id)
+    (entry,) = event_log.entries("disconnect", connection_id)
+    assert entry["event"]["requestContext"]["disconnectStatusCode"] == 1006

@@ -24,6 +24,7 @@ def lambda_handler(event, context):
             extra["selfpost"] = "GoneException"
     record(event, **extra)
     if "hold" in query:  # a slow $connect on demand: runs until the test writes a byte to this FIFO
+        print(f"holding {query['hold']}", flush=True)
         with open(query["hold"], "rb") as fifo:
             fifo.read(1)
     if "boom" in query:
