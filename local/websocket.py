@@ -454,8 +454,9 @@ class WebSocketService:
         )
         try:
             await ws.prepare(request)
-        except Exception:
+        except Exception:  # the client left while $connect ran: it was admitted, so it gets its $disconnect
             gw.connections.pop(peer.connection_id, None)
+            self._schedule_disconnect(connection, 1006, "")
             raise
         connection.ws = ws
         connection.transport = request.transport

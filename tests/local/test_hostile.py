@@ -190,12 +190,14 @@ async def test_a_client_that_stops_reading_is_dropped_and_holds_up_no_one(
         await asyncio.gather(*(ws.close() for ws in readers))
 
 
+@pytest.mark.parametrize("path", ["/{stage}", "/%74{tail}"], ids=["plain", "percent-encoded"])  # two code paths
 def test_a_handshake_aborted_after_connect_succeeded_runs_disconnect(
-    chat: LocalGateway, event_log: EventLog, tmp_path: Path
+    chat: LocalGateway, event_log: EventLog, tmp_path: Path, path: str
 ) -> None:
     fifo = hold_fifo(tmp_path)
+    target = path.format(stage=chat.stage, tail=chat.stage[1:])
     handshake = (
-        f"GET /{chat.stage}?hold={fifo} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        f"GET {target}?hold={fifo} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     mark = chat.mark()
