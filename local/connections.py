@@ -14,6 +14,10 @@ OPEN = 1
 CLOSED = 2
 
 
+OUTBOUND_LIMIT = 1024 * 1024
+"""Bytes that may wait for a client beyond the kernel's buffers before it is dropped."""
+
+
 class Connection:
     """A client's connection as the gateway tracks it, served by aiohttp's WebSocket response (``ws``).
 
@@ -41,6 +45,12 @@ class Connection:
         """Send a text frame; False when the connection can no longer take one (PostToConnection's 410)."""
         ws = self.ws
         if self.state != OPEN or ws is None or ws.closed:
+            return False
+        transport = self.transport
+        if transport is not None and transport.get_write_buffer_size() > OUTBOUND_LIMIT:
+            # A client that stopped reading: dropped, as API Gateway drops it, rather than holding up the poster.
+            self.close_info = (1006, "client not reading: outbound buffer full")
+            self.abort()
             return False
         try:
             await ws.send_frame(data, WSMsgType.TEXT)

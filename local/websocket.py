@@ -25,7 +25,7 @@ from aiohttp import WSMessage, WSMsgType, web
 
 from local import authorizer as auth
 from local.clock import now_ms
-from local.connections import CLOSED, OPEN, Connection
+from local.connections import CLOSED, OPEN, OUTBOUND_LIMIT, Connection
 from local.events import Peer, connect_event, connect_headers, disconnect_event, message_event
 from local.frames import (
     BINARY,
@@ -49,7 +49,6 @@ log = logging.getLogger("local")
 GOING_AWAY = (1001, "Going away")
 CLOSE_TIMEOUT = 10.0  # seconds a client has to answer the gateway's close frame (aiohttp's default too)
 HANDSHAKE_BUFFER = 256 * 1024  # bytes a client may send before its handshake is answered
-OUTBOUND_LIMIT = 1024 * 1024  # bytes waiting for a client beyond the kernel's buffers before it is dropped
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -451,6 +450,7 @@ class WebSocketService:
             max_msg_size=gw.config.message_limit + 1,  # aiohttp refuses sizes >= max_msg_size
             compress=False,
             autoping=True,
+            writer_limit=2**62,  # never wait for a client to drain: OUTBOUND_LIMIT drops one that stopped reading
         )
         try:
             await ws.prepare(request)

@@ -150,11 +150,12 @@ def test_nothing_a_client_or_function_sends_can_forge_log_lines_or_drive_the_ter
         assert any("ValueError: bad\\r\\nFORGED LINE\\x1b[31m" in line for line in gateway.log_lines)
 
 
+@pytest.mark.parametrize("path", ["/{stage}", "/%74{tail}"], ids=["plain", "percent-encoded"])  # two code paths
 async def test_a_client_that_stops_reading_is_dropped_and_holds_up_no_one(
-    chat: LocalGateway, event_log: EventLog
+    chat: LocalGateway, event_log: EventLog, path: str
 ) -> None:
     readers = [await websockets.connect(chat.ws_url, max_size=None) for _ in range(20)]
-    stalled = RawWebSocket(chat.ws_url)
+    stalled = RawWebSocket(chat.base_url.replace("http", "ws") + path.format(stage=chat.stage, tail=chat.stage[1:]))
     try:
         reader_ids = [await connection_id_of(ws) for ws in readers]
         stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
