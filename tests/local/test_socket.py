@@ -35,15 +35,23 @@ class Functions:
     handlers: dict[str, Handler]
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     hold: asyncio.Event | None = None
+    invoked: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def invoke(self, logical_id: str, event: Any, timeout: float | None = None) -> Any:
         self.events.append((logical_id, event))
+        async with self.invoked:
+            self.invoked.notify_all()
         if self.hold is not None and logical_id == "Connect":
             await self.hold.wait()
         return self.handlers[logical_id](event)
 
     def of(self, logical_id: str) -> list[dict[str, Any]]:
         return [event for name, event in self.events if name == logical_id]
+
+    async def called(self, logical_id: str, timeout: float = 5.0) -> None:
+        """Wait until ``logical_id`` has been invoked (at most ``timeout`` seconds)."""
+        async with self.invoked:
+            await asyncio.wait_for(self.invoked.wait_for(lambda: bool(self.of(logical_id))), timeout)
 
     async def start(self) -> None: ...
 
@@ -130,13 +138,6 @@ async def served() -> AsyncIterator[Served]:
         await server.wait_closed()
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 def _disconnect_context(served: Served) -> dict[str, Any]:
     (event,) = served.functions.of("Disconnect")
     context: dict[str, Any] = event["requestContext"]
@@ -151,7 +152,7 @@ async def test_connect_message_and_two_way_reply(served: Served) -> None:
         await ws.send(json.dumps({"action": "echo", "data": "hi"}))
         assert json.loads(await ws.recv()) == {"echo": "hi"}
         await ws.send("not json")
-        await _until(lambda: bool(served.functions.of("Default")))
+        await served.functions.called("Default")
     (connect,) = served.functions.of("Connect")
     assert connect["queryStringParameters"] == {"token": "a%25b", "x": "1"}
     assert connect["headers"]["User-Agent"] == "agent/1"
@@ -172,7 +173,7 @@ async def test_a_refused_connect_answers_its_status_and_body(served: Served, sta
     assert not served.gateway.connections
     async with websockets.connect(served.url):  # a sentinel: its $disconnect comes after any the refusal caused
         pass
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert len(served.functions.of("Disconnect")) == 1
 
 
@@ -241,7 +242,7 @@ async def test_frames_sent_before_the_answer_are_read_after_connect(served: Serv
         f"Sec-WebSocket-Version: 13\r\n\r\n".encode()
         + _masked(TEXT, b'{"action": "echo", "data": "early"}')
     )
-    await _until(lambda: bool(served.functions.of("Connect")))
+    await served.functions.called("Connect")
     served.functions.hold.set()
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 ")
@@ -253,10 +254,10 @@ async def test_frames_sent_before_the_answer_are_read_after_connect(served: Serv
 async def test_a_client_gone_during_an_admitting_connect_gets_its_disconnect(served: Served) -> None:
     served.functions.hold = asyncio.Event()
     raw = await asyncio.to_thread(_raw_handshake_only, served.gateway.config.port)
-    await _until(lambda: bool(served.functions.of("Connect")))
+    await served.functions.called("Connect")
     raw.close()
     served.functions.hold.set()  # $connect admits it only now, after the client left: API Gateway runs $disconnect
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert _disconnect_context(served)["disconnectStatusCode"] == 1006
     assert not served.gateway.connections
 
@@ -268,7 +269,7 @@ async def test_client_close_runs_disconnect_with_its_code_and_reason(served: Ser
     async with websockets.connect(served.url) as ws:
         await ws.close(code=4000, reason="bye")
         assert ws.close_code == 4000
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     context = _disconnect_context(served)
     assert (context["disconnectStatusCode"], context["disconnectReason"]) == (4000, "bye")
     assert not served.gateway.connections
@@ -279,15 +280,15 @@ async def test_close_without_status_is_1005(served: Served) -> None:
     await asyncio.to_thread(raw.send_frame, CLOSE, b"")
     assert await asyncio.to_thread(raw.recv_close_code) in (1000, 1005)
     raw.close()
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert _disconnect_context(served)["disconnectStatusCode"] == 1005
 
 
 async def test_a_dropped_socket_is_1006(served: Served) -> None:
     raw = await asyncio.to_thread(RawWebSocket, served.url)
-    await _until(lambda: bool(served.gateway.connections))
+    assert served.gateway.connections  # registered before the 101 the client has read
     raw.close()
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert _disconnect_context(served)["disconnectStatusCode"] == 1006
 
 
@@ -318,7 +319,7 @@ async def test_limits_and_protocol_errors_close_with_their_code(
         assert await asyncio.to_thread(raw.recv_close_code) == code
     finally:
         raw.close()
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert _disconnect_context(served)["disconnectStatusCode"] == code
 
 
@@ -341,7 +342,7 @@ async def test_a_fragmented_message_up_to_the_limit_with_a_ping_between_passes(s
 
 async def test_the_gateway_closes_sends_and_waits_for_the_clients_close(served: Served) -> None:
     async with websockets.connect(served.url) as ws:
-        await _until(lambda: bool(served.gateway.connections))
+        assert served.gateway.connections  # registered before the 101 the client has read
         connection = served.only_connection()
         assert connection.state == OPEN
         assert await connection.send(b"pushed")
@@ -351,25 +352,25 @@ async def test_the_gateway_closes_sends_and_waits_for_the_clients_close(served: 
             await ws.recv()
     assert closed.value.rcvd is not None and (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "Going away")
     assert not await connection.send(b"too late")
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     context = _disconnect_context(served)
     assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1001, "Going away")
 
 
 async def test_abort_drops_the_socket_without_a_close_frame(served: Served) -> None:
     async with websockets.connect(served.url) as ws:
-        await _until(lambda: bool(served.gateway.connections))
+        assert served.gateway.connections  # registered before the 101 the client has read
         served.only_connection().abort()
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is None
-    await _until(lambda: bool(served.functions.of("Disconnect")))
+    await served.functions.called("Disconnect")
     assert _disconnect_context(served)["disconnectStatusCode"] == 1006
 
 
 async def test_shutdown_closes_every_socket_going_away_and_waits_for_disconnect(served: Served) -> None:
     sockets_ = [await websockets.connect(served.url) for _ in range(3)]
-    await _until(lambda: len(served.gateway.connections) == 3)
+    assert len(served.gateway.connections) == 3
     await served.service.shutdown(timeout=5)
     assert len(served.functions.of("Disconnect")) == 3
     for ws in sockets_:
