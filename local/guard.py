@@ -36,12 +36,16 @@ def is_loopback(name: str) -> bool:
 class LocalOnly:
     def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
         self.allowed = frozenset(host.lower() for host in allowed_hosts)
+        self._verdicts: dict[str | None, bool] = {}  # by Host header: a client repeats its own on every request
 
     def host_allowed(self, host: str | None) -> bool:
-        if "*" in self.allowed:
-            return True
-        name = host_name(host or "")
-        return is_loopback(name) or name in self.allowed
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            name = host_name(host or "")
+            verdict = "*" in self.allowed or is_loopback(name) or name in self.allowed
+            if len(self._verdicts) < 1024:  # bounded: any client may send any Host
+                self._verdicts[host] = verdict
+        return verdict
 
     def refusal(self, origin: str | None, host: str | None) -> str | None:
         """Why a request may not use a local-only surface, or None when it may."""
