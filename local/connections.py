@@ -46,11 +46,7 @@ class Connection:
         ws = self.ws
         if self.state != OPEN or ws is None or ws.closed:
             return False
-        transport = self.transport
-        if transport is not None and transport.get_write_buffer_size() > OUTBOUND_LIMIT:
-            # A client that stopped reading: dropped, as API Gateway drops it, rather than holding up the poster.
-            self.close_info = (1006, "client not reading: outbound buffer full")
-            self.abort()
+        if self.drop_if_not_reading():
             return False
         try:
             await ws.send_frame(data, WSMsgType.TEXT)
@@ -63,6 +59,16 @@ class Connection:
         ws = self.ws
         if ws is not None and not ws.closed:
             await ws.close(code=code, message=reason.encode())
+
+    def drop_if_not_reading(self) -> bool:
+        """Drop a client that stopped reading (1006), as API Gateway drops it, once more than ``OUTBOUND_LIMIT``
+        waits for it: PostToConnection never waits on one client's buffer."""
+        transport = self.transport
+        if transport is None or transport.get_write_buffer_size() <= OUTBOUND_LIMIT:
+            return False
+        self.close_info = (1006, "client not reading: outbound buffer full")
+        self.abort()
+        return True
 
     def abort(self) -> None:
         """Drop the TCP connection without a close frame: the client sees 1006."""

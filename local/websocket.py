@@ -25,7 +25,7 @@ from aiohttp import WSMessage, WSMsgType, web
 
 from local import authorizer as auth
 from local.clock import now_ms
-from local.connections import CLOSED, OPEN, OUTBOUND_LIMIT, Connection
+from local.connections import CLOSED, OPEN, Connection
 from local.events import Peer, connect_event, connect_headers, disconnect_event, message_event
 from local.frames import (
     BINARY,
@@ -178,7 +178,7 @@ class Socket(Connection, asyncio.Protocol):
     read loop would; replies, PostToConnection and closes write to the transport directly.
     """
 
-    __slots__ = ("_closed", "_closer", "_drain", "_pending", "_phase", "_reader", "_service")
+    __slots__ = ("_closed", "_closer", "_pending", "_phase", "_reader", "_service")
 
     def __init__(self, service: WebSocketService, peer: Peer, transport: asyncio.Transport, pending: bytes) -> None:
         super().__init__(peer)
@@ -188,7 +188,6 @@ class Socket(Connection, asyncio.Protocol):
         self._reader = FrameReader(config.frame_limit, config.message_limit)
         self._phase = _HANDSHAKE
         self._pending = pending
-        self._drain: asyncio.Future[None] | None = None
         self._closer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Future[None] | None = None
 
@@ -291,20 +290,7 @@ class Socket(Connection, asyncio.Protocol):
         if self._phase != _OPEN or transport is None:
             return False
         transport.write(frame(TEXT, data))
-        if self._drain is not None and transport.get_write_buffer_size() > OUTBOUND_LIMIT:
-            # A client that stopped reading: dropped, as API Gateway drops it, rather than holding up the poster.
-            self.close_info = (1006, "client not reading: outbound buffer full")
-            self.abort()
-            return False
-        return True
-
-    def pause_writing(self) -> None:
-        self._drain = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        drain, self._drain = self._drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+        return not self.drop_if_not_reading()
 
     def _start_close(self, code: int, reason: str) -> None:
         """Send a close frame; from then on only the client's close frame is read, for at most CLOSE_TIMEOUT."""
@@ -330,7 +316,6 @@ class Socket(Connection, asyncio.Protocol):
         if self._closer is not None:
             self._closer.cancel()
             self._closer = None
-        self.resume_writing()
         self._service.lost(self)
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
@@ -450,7 +435,7 @@ class WebSocketService:
             max_msg_size=gw.config.message_limit + 1,  # aiohttp refuses sizes >= max_msg_size
             compress=False,
             autoping=True,
-            writer_limit=2**62,  # never wait for a client to drain: OUTBOUND_LIMIT drops one that stopped reading
+            writer_limit=2**62,  # never wait for a client to drain: drop_if_not_reading bounds its backlog
         )
         try:
             await ws.prepare(request)
