@@ -3,11 +3,12 @@
 A broadcast costs one PostToConnection per recipient, so in a large fan-out the gateway spends most of its time
 answering them. Every accepted connection starts here. A plain PostToConnection (``POST /{stage}/@connections/{id}``
 over HTTP/1.1 with a ``Content-Length`` body within the limit, no fault rules in force) is answered directly,
-without a web framework's per-request machinery. The first request that is anything else (a WebSocket upgrade, any
+without a web framework's per-request machinery. A plain WebSocket handshake becomes a connection the gateway
+serves itself (:meth:`local.websocket.WebSocketService.upgrade`). The first request that is anything else (any
 other route, method or stage, chunked bodies, ``Expect``, HTTP/1.0, an ``Origin`` or a foreign ``Host`` (refused
-there: see :mod:`local.guard`), anything unusual or malformed) hands the
-connection over, with every byte not yet answered, to aiohttp's server, which serves it from then on with the
-whole application: the fast lane never has to get an edge case right, it only recognises the common one.
+there: see :mod:`local.guard`), anything unusual or malformed) hands the connection over, with every byte not yet
+answered, to aiohttp's server, which serves it from then on with the whole application: the fast lane never has to
+get an edge case right, it only recognises the common ones.
 """
 
 from __future__ import annotations

@@ -177,8 +177,7 @@ class Environment:
             invocation.outcome.set_exception(InvocationError("Runtime.ExitError", message))
         if previous == STARTING and self.init_error is None:
             self.init_error = InvocationError("Runtime.ExitError", f"Runtime exited during init: {description}")
-        if previous != STARTING or returncode is not None:
-            log.debug("%s environment %d exited (%s)", self.label, self.number, description)
+        log.debug("%s environment %d exited (%s)", self.label, self.number, description)
         if self._endpoint is not None:
             self._endpoint.close(self)
         self.exited.set()
