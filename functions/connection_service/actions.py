@@ -193,11 +193,14 @@ class MessageService:
         replay = self._event_log.since(caller.tenant_id, last_event_id, until, MAX_REPLAY + 1)
         if not replay.complete or len(replay.entries) > MAX_REPLAY:
             return [encode(event_frame("resync_required", {"lastEventId": last_event_id}))]
-        return [
+        frames: list[Frame] = [
             entry.frame()
             for entry in replay.entries
             if not entry.conversation_id or entry.conversation_id in conversations
         ]
+        # Live events may overtake the replay on the wire: this marker tells the client the past is complete.
+        frames.append(event_frame("replay_complete", {"count": len(frames)}))
+        return frames
 
     def _ping(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
         return [event_frame("pong", {"serverTime": int(self._clock() * 1000)}, frame.request_id)]

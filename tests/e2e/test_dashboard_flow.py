@@ -138,10 +138,12 @@ async def test_a_reconnecting_dashboard_gets_what_it_missed_in_order(
     again = await dashboards(tenant, hello=False)
     reply = await again.request("hello", {"lastEventId": seen.json()["id"]})
     replayed = [await again.receive() for _ in missed]
+    marker = await again.receive()
 
     assert reply["event"] == "authenticated"
     assert [f["id"] for f in replayed] == missed
     assert [f["data"]["callId"] for f in replayed] == ["c0", "c1", "c2"]
+    assert marker == {"event": "replay_complete", "data": {"count": 3}}
 
 
 async def test_a_lost_position_is_told_resync_required(dashboards: Callable[..., Any], tenant: str) -> None:
