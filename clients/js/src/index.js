@@ -1,0 +1,2 @@
+export { RealtimeClient } from "./client.js";
+export { RealtimeError } from "./errors.js";
