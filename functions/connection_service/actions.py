@@ -108,8 +108,10 @@ class MessageService:
         """Add an action (the user actions forwarded upstream are registered this way)."""
         self._actions[name] = action
 
-    def handle(self, connection_id: str, body: str | None) -> None:
-        """Answer one client frame. Raises only if Redis or the gateway fail while nothing could be replied."""
+    def handle(self, connection_id: str, body: str | None) -> bytes | None:
+        """Answer one client frame: its one reply is returned, for the route's response to carry; when an answer
+        is several frames (``authenticated`` and a replay), all are posted in order and ``None`` is returned.
+        Raises only if Redis or the gateway fail while nothing could be replied."""
         held, request_id = request_id_of(body)
         replies: list[bytes]
         try:
@@ -119,7 +121,10 @@ class MessageService:
         except Exception as exc:  # a refusal, Redis down or a bug: the client still gets its one reply
             error = as_service_error(exc)
             replies = [encode(error_frame(error, request_id, null_request_id=held and request_id is None))]
+        if len(replies) == 1:
+            return replies[0]
         self._send(connection_id, replies)
+        return None
 
     def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:
         # Every frame counts against the rate limit, a malformed one too: a flood of them is closed as well.

@@ -8,7 +8,7 @@ from typing import Any
 from . import runtime
 from .actions import MessageService, MessageSettings, UserActions
 from .apigw import WebSocketEvent
-from .responses import failure, ok
+from .responses import failure, ok, reply_with
 from .upstream import CallService
 
 
@@ -30,7 +30,7 @@ def service() -> MessageService:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         view = WebSocketEvent(event)
-        service().handle(view.connection_id, view.body)
+        reply = service().handle(view.connection_id, view.body)
     except Exception as exc:
         return failure(exc)
-    return ok()
+    return ok() if reply is None else reply_with(reply)

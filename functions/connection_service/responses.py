@@ -19,6 +19,11 @@ def ok(body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
     return response
 
 
+def reply_with(frame: bytes) -> dict[str, Any]:
+    """A frame for the client, carried by a two-way route's response."""
+    return {"statusCode": 200, "body": frame.decode()}
+
+
 def failure(exc: BaseException) -> dict[str, Any]:
     """The response for an exception; unexpected ones are logged with their traceback, never returned."""
     error = as_service_error(exc)

@@ -86,7 +86,7 @@ def test_conversation_broadcast_reaches_only_subscribers_of_that_tenant(
         event = load_event("websocket_message")
         event["requestContext"]["connectionId"] = cid
         event["body"] = '{"action":"subscribe_conversation","data":{"conversationId":"conv-1"}}'
-        message.handler(event, LambdaContext())
+        connections_api.route_response(cid, message.handler(event, LambdaContext()))
     body = {"event": "ai_activated", "tenantId": "tenant-a", "data": {"conversationId": "conv-1"}}
 
     answer = http("POST", "/broadcast/conversation/conv-1", body)
@@ -123,7 +123,7 @@ def test_the_event_is_in_the_log_and_a_repeated_event_id_is_not_delivered_twice(
     assert first["json"]["id"] == second["json"]["id"]
     assert second["json"]["delivered"] == 0 and second["json"]["duplicate"] is True
     assert len(connections_api.frames("AAAAAAAAAAAAAAA=")) == 1
-    assert event_store.xlen("{t:tenant-a}:events") == 1
+    assert event_store.xlen("log:{t:tenant-a}:events") == 1
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key", ""])
@@ -157,7 +157,7 @@ def test_invalid_or_oversize_events_are_refused(body: dict[str, Any], status: in
     answer = http("POST", "/broadcast/tenant/tenant-a", body)
 
     assert answer["statusCode"] == status
-    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert event_store.xlen("log:{t:tenant-a}:events") == 0
 
 
 def test_broadcast_answers_503_with_retry_after_when_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,7 +309,7 @@ def test_nan_and_infinity_in_a_broadcast_are_refused_with_422_and_never_stored_o
 
     assert answer["statusCode"] == 422 and answer["json"]["error"]["code"] == "invalid_event"
     assert "NaN" in answer["json"]["error"]["message"]
-    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert event_store.xlen("log:{t:tenant-a}:events") == 0
     assert connections_api.posted == {}
 
 

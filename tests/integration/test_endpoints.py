@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
@@ -20,6 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 import connection_service
+from connection_service import runtime
 from connection_service.config import Settings
 from connection_service.errors import ConnectionGone, DeliveryFailed
 from connection_service.gateway import ManagementApi, management_endpoint
@@ -103,8 +105,9 @@ def test_without_a_signed_poster_many_posts_go_through_boto3_with_the_same_outco
 CID = "L0SM9cOFvHcCIhw="
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEHkaCXVzLWVhc3QtMSJHMEUCIQ//token+="
 
-# A cold start in a fresh interpreter: connect, then a ping through the message function, whose pong is posted.
-# Neither boto3 nor the fan-out (with its event catalog) is imported for that.
+# A cold start in a fresh interpreter: connect, then a hello that resumes from the log, whose frames are posted (a
+# reply of one frame would ride the route's response). Neither boto3 nor the fan-out (with its event catalog) is
+# imported for that.
 COLD_START = """
 import json, sys
 from connection_service import connect, disconnect, message
@@ -133,9 +136,15 @@ def test_in_lambda_s_environment_the_functions_post_without_boto3(
     monkeypatch: pytest.MonkeyPatch, connections_api: ConnectionsApi, token: Callable[..., str]
 ) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    log = runtime.current().event_log
+    first = log.append("tenant-a", '{"event":"call_missed","data":{}}', time.time())
+    last = log.append("tenant-a", '{"event":"call_missed","data":{}}', time.time())
+    while time.time() * 1000 <= int(last.id.split("-")[0]):  # events of the connection's own millisecond come live
+        pass
+    hello = {"action": "hello", "requestId": "h1", "data": {"lastEventId": first.id}}
     events = [
         load_event("websocket_connect", REPLACE_WITH_TOKEN=token("tenant-a", "user-1")),
-        {**load_event("websocket_message"), "body": '{"action":"ping","requestId":"p1"}'},
+        {**load_event("websocket_message"), "body": json.dumps(hello)},
     ]
     functions = str(Path(connection_service.__file__).resolve().parent.parent)
 
@@ -149,13 +158,15 @@ def test_in_lambda_s_environment_the_functions_post_without_boto3(
     )
 
     assert json.loads(run.stdout) == {"imported": [], "statuses": [200, 200], "used": []}
-    [pong] = connections_api.frames(CID)
-    assert pong["event"] == "pong" and pong["requestId"] == "p1"
-    ((_, path, headers),) = connections_api.requests
+    authenticated, *_ = connections_api.frames(CID)
+    assert authenticated["event"] == "authenticated" and authenticated["requestId"] == "h1"
+    assert [f["event"] for f in connections_api.frames(CID)[1:]] == ["call_missed", "replay_complete"]
+    _, path, headers = connections_api.requests[0]
     assert headers["X-Amz-Security-Token"] == SESSION_TOKEN
     expected = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], SESSION_TOKEN)
     url = connections_api.endpoint.rsplit("/", 1)[0] + path
-    body = json.dumps(pong, separators=(",", ":"), ensure_ascii=False).encode()  # as the functions encode frames
+    # as the functions encode frames
+    body = json.dumps(authenticated, separators=(",", ":"), ensure_ascii=False).encode()
     assert headers["Authorization"] == botocore_authorization(expected, "us-east-1", url, headers, body)
 
 

@@ -24,11 +24,11 @@ def open_connection(token: str, connection_id: str) -> None:
     assert connect.handler(event, LambdaContext())["statusCode"] == 200
 
 
-def send(connection_id: str, action: str, data: dict[str, object]) -> None:
+def send(api: ConnectionsApi, connection_id: str, action: str, data: dict[str, object]) -> None:
     event = load_event("websocket_message")
     event["requestContext"]["connectionId"] = connection_id
     event["body"] = json.dumps({"action": action, "requestId": "r", "data": data})
-    message.handler(event, LambdaContext())
+    api.route_response(connection_id, message.handler(event, LambdaContext()))
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def two_tenants(lambda_env: None, token: Callable[..., str]) -> None:
 def test_subscribing_to_another_tenants_conversation_id_gets_nothing_of_it(
     connections_api: ConnectionsApi, store: redis.Redis
 ) -> None:
-    send(A, "subscribe_conversation", {"conversationId": "conv-1"})
-    send(B, "subscribe_conversation", {"conversationId": "conv-1"})
+    send(connections_api, A, "subscribe_conversation", {"conversationId": "conv-1"})
+    send(connections_api, B, "subscribe_conversation", {"conversationId": "conv-1"})
 
     result = broadcast.broadcaster().broadcast(
         Broadcast("ai_activated", "tenant-a", {"conversationId": "conv-1"}, conversation_id="conv-1")
@@ -59,7 +59,7 @@ def test_replay_with_another_tenants_event_id_never_yields_its_events(connection
     first = broadcast.broadcaster().broadcast(Broadcast("call_missed", "tenant-a", {"callId": "1", "from": "+1"}))
     broadcast.broadcaster().broadcast(Broadcast("call_missed", "tenant-a", {"callId": "2", "from": "+1"}))
 
-    send(B, "hello", {"lastEventId": first.id, "conversations": []})
+    send(connections_api, B, "hello", {"lastEventId": first.id, "conversations": []})
 
     frames = connections_api.frames(B)
     assert frames[0]["event"] == "authenticated" and frames[0]["data"]["tenantId"] == "tenant-b"  # type: ignore[index]

@@ -12,6 +12,7 @@ import redis
 
 from connection_service import connect, message, runtime
 from connection_service.actions import MessageService, MessageSettings
+from connection_service.responses import reply_with
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 
@@ -92,11 +93,11 @@ def test_a_connect_flood_from_one_user_is_refused_with_429(
     assert statuses == [200, 200, 429, 429]
 
 
-def send(connection_id: str, body: str) -> None:
+def send(api: ConnectionsApi, connection_id: str, body: str) -> None:
     event = load_event("websocket_message")
     event["requestContext"]["connectionId"] = connection_id
     event["body"] = body
-    assert message.handler(event, LambdaContext())["statusCode"] == 200
+    assert api.route_response(connection_id, message.handler(event, LambdaContext()))["statusCode"] == 200
 
 
 @pytest.mark.usefixtures("lambda_env")
@@ -107,14 +108,14 @@ def test_messages_beyond_the_bucket_are_rate_limited_and_a_flooder_is_closed(
     assert connect_as(token(), "flooder-0000001=") == 200
 
     for i in range(3):
-        send("flooder-0000001=", json.dumps({"action": "ping", "requestId": f"p{i}"}))
+        send(connections_api, "flooder-0000001=", json.dumps({"action": "ping", "requestId": f"p{i}"}))
     replies = connections_api.frames("flooder-0000001=")
     assert [r["event"] for r in replies] == ["pong", "pong", "error"]
     assert replies[2]["data"]["code"] == "rate_limited" and replies[2]["requestId"] == "p2"  # type: ignore[index]
     assert connections_api.deleted == []
 
     for _ in range(60):
-        send("flooder-0000001=", '{"action":"ping"}')
+        send(connections_api, "flooder-0000001=", '{"action":"ping"}')
 
     assert connections_api.deleted == ["flooder-0000001="]
     assert not store.exists("conn:flooder-0000001=")
@@ -161,7 +162,10 @@ def ping_at(
     start = clock.now
     for i, at in enumerate(times):
         clock.now = start + at
-        service.handle(connection_id, json.dumps({"action": "ping", "requestId": str(i)}) if body is None else body)
+        reply = service.handle(
+            connection_id, json.dumps({"action": "ping", "requestId": str(i)}) if body is None else body
+        )
+        api.route_response(connection_id, {} if reply is None else reply_with(reply))
         if connection_id in api.deleted:
             return
 

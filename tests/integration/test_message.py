@@ -23,15 +23,15 @@ def connected(token: Callable[..., str]) -> str:
     return CID
 
 
-def send(body: str, connection_id: str = CID) -> dict[str, object]:
+def send(api: ConnectionsApi, body: str, connection_id: str = CID) -> dict[str, object]:
     event = load_event("websocket_message")
     event["body"] = body
     event["requestContext"]["connectionId"] = connection_id
-    return message.handler(event, LambdaContext())
+    return api.route_response(connection_id, message.handler(event, LambdaContext()))
 
 
 def test_hello_is_answered_with_authenticated(connected: str, connections_api: ConnectionsApi) -> None:
-    assert send(json.dumps({"action": "hello", "requestId": "r1", "data": {}}))["statusCode"] == 200
+    assert send(connections_api, json.dumps({"action": "hello", "requestId": "r1", "data": {}}))["statusCode"] == 200
 
     [reply] = connections_api.frames(connected)
     assert reply == {
@@ -52,7 +52,7 @@ def test_ping_is_answered_with_pong_and_refreshes_last_seen(
 ) -> None:
     store.hset(f"conn:{connected}", "lastSeenAt", 0)
 
-    send('{"action":"ping","requestId":"p1"}')
+    send(connections_api, '{"action":"ping","requestId":"p1"}')
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "pong" and reply["requestId"] == "p1"
@@ -62,10 +62,10 @@ def test_ping_is_answered_with_pong_and_refreshes_last_seen(
 def test_subscribe_and_unsubscribe_are_acknowledged(
     connected: str, connections_api: ConnectionsApi, store: redis.Redis
 ) -> None:
-    send('{"action":"subscribe_conversation","requestId":"s1","data":{"conversationId":"c-1"}}')
+    send(connections_api, '{"action":"subscribe_conversation","requestId":"s1","data":{"conversationId":"c-1"}}')
     assert store.smembers("{t:tenant-a}:conv:c-1") == {connected}
 
-    send('{"action":"unsubscribe_conversation","requestId":"s2","data":{"conversationId":"c-1"}}')
+    send(connections_api, '{"action":"unsubscribe_conversation","requestId":"s2","data":{"conversationId":"c-1"}}')
     assert store.smembers("{t:tenant-a}:conv:c-1") == set()
 
     replies = connections_api.frames(connected)
@@ -93,7 +93,7 @@ def test_subscribe_and_unsubscribe_are_acknowledged(
 def test_bad_frames_get_one_error_reply_with_a_code(
     connected: str, connections_api: ConnectionsApi, body: str, code: str
 ) -> None:
-    assert send(body)["statusCode"] == 200
+    assert send(connections_api, body)["statusCode"] == 200
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error"
@@ -102,21 +102,60 @@ def test_bad_frames_get_one_error_reply_with_a_code(
         assert reply["requestId"] == "x1"
 
 
-def test_a_gone_connection_is_forgotten_when_its_reply_fails(
-    connected: str, connections_api: ConnectionsApi, store: redis.Redis
+def test_a_reply_of_one_frame_is_the_route_response_and_nothing_is_posted(
+    connected: str, connections_api: ConnectionsApi
 ) -> None:
-    connections_api.gone.add(connected)
+    response = send(connections_api, '{"action":"ping","requestId":"p"}')
 
-    assert send('{"action":"ping"}')["statusCode"] == 200
+    assert json.loads(str(response["body"]))["event"] == "pong"
+    assert connections_api.requests == []
 
-    assert not store.exists(f"conn:{connected}")
-    assert store.zcard("{t:tenant-a}:conns") == 0
+
+def replayed_hello(api: ConnectionsApi, token: Callable[..., str], connection_id: str) -> dict[str, object]:
+    """Three events in the log, then a connection that resumes from the first: several frames to answer."""
+    from connection_service import runtime
+
+    log = runtime.current().event_log
+    first = log.append("tenant-a", '{"event":"call_missed","data":{"n":0}}', time.time())
+    log.append("tenant-a", '{"event":"call_missed","data":{"n":1}}', time.time())
+    last = log.append("tenant-a", '{"event":"call_missed","data":{"n":2}}', time.time())
+    while time.time() * 1000 <= int(last.id.split("-")[0]):  # events of the connection's own millisecond come live
+        pass
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token("tenant-a", "user-2"))
+    event["requestContext"]["connectionId"] = connection_id
+    assert connect.handler(event, LambdaContext())["statusCode"] == 200
+    return send(api, json.dumps({"action": "hello", "data": {"lastEventId": first.id}}), connection_id)
+
+
+def test_a_reply_of_several_frames_is_posted_in_order_and_the_route_response_is_empty(
+    connections_api: ConnectionsApi, token: Callable[..., str]
+) -> None:
+    response = replayed_hello(connections_api, token, "R0SM9cOFvHcCIhw=")
+
+    assert "body" not in response
+    frames = connections_api.frames("R0SM9cOFvHcCIhw=")
+    assert [f["event"] for f in frames] == ["authenticated", "call_missed", "call_missed", "replay_complete"]
+    assert [f["data"] for f in frames[1:3]] == [{"n": 1}, {"n": 2}]
+
+
+def test_a_gone_connection_is_forgotten_when_its_posted_reply_fails(
+    connections_api: ConnectionsApi, token: Callable[..., str], store: redis.Redis
+) -> None:
+    connections_api.gone.add("R0SM9cOFvHcCIhw=")
+
+    assert replayed_hello(connections_api, token, "R0SM9cOFvHcCIhw=")["statusCode"] == 200
+
+    assert not store.exists("conn:R0SM9cOFvHcCIhw=")
+    assert store.zscore("{t:tenant-a}:conns", "R0SM9cOFvHcCIhw=") is None
 
 
 def test_hello_resubscribes_the_listed_conversations(
     connected: str, connections_api: ConnectionsApi, store: redis.Redis
 ) -> None:
-    send(json.dumps({"action": "hello", "requestId": "h", "data": {"conversations": ["c-1", "c-2", "c-1"]}}))
+    send(
+        connections_api,
+        json.dumps({"action": "hello", "requestId": "h", "data": {"conversations": ["c-1", "c-2", "c-1"]}}),
+    )
 
     [reply] = connections_api.frames(connected)
     assert sorted(set(reply["data"]["subscriptions"])) == ["c-1", "c-2"]  # type: ignore[index]
@@ -134,8 +173,11 @@ def test_subscriptions_per_connection_are_capped(connected: str, connections_api
     )
     assert len(taken) == MAX_SUBSCRIPTIONS_PER_CONNECTION
 
-    send('{"action":"subscribe_conversation","requestId":"over","data":{"conversationId":"one-too-many"}}')
-    send('{"action":"subscribe_conversation","requestId":"again","data":{"conversationId":"c-0"}}')
+    send(
+        connections_api,
+        '{"action":"subscribe_conversation","requestId":"over","data":{"conversationId":"one-too-many"}}',
+    )
+    send(connections_api, '{"action":"subscribe_conversation","requestId":"again","data":{"conversationId":"c-0"}}')
 
     over, again = connections_api.frames(connected)
     assert over["event"] == "error" and over["data"]["code"] == "bad_request"  # type: ignore[index]
@@ -150,7 +192,7 @@ def test_redis_down_gets_an_unavailable_error_reply_not_a_crash(
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")
     reset_cold_start()
 
-    assert send('{"action":"ping","requestId":"p"}')["statusCode"] == 200
+    assert send(connections_api, '{"action":"ping","requestId":"p"}')["statusCode"] == 200
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error" and reply["requestId"] == "p"
@@ -168,7 +210,7 @@ def test_disconnect_with_redis_down_answers_503_without_raising(monkeypatch: pyt
 
 
 def test_an_id_that_is_not_valid_unicode_is_a_bad_request(connected: str, connections_api: ConnectionsApi) -> None:
-    send('{"action":"subscribe_conversation","requestId":"s","data":{"conversationId":"\\ud800"}}')
+    send(connections_api, '{"action":"subscribe_conversation","requestId":"s","data":{"conversationId":"\\ud800"}}')
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error" and reply["data"]["code"] == "bad_request"  # type: ignore[index]
@@ -190,7 +232,7 @@ def test_an_id_that_is_not_valid_unicode_is_a_bad_request(connected: str, connec
 def test_a_frame_that_is_not_strict_json_is_a_bad_request(
     connected: str, connections_api: ConnectionsApi, body: str
 ) -> None:
-    assert send(body)["statusCode"] == 200
+    assert send(connections_api, body)["statusCode"] == 200
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error" and reply["requestId"] == "x1"
@@ -205,7 +247,7 @@ def test_a_frame_that_is_not_strict_json_is_a_bad_request(
 def test_a_request_id_that_cannot_be_echoed_gets_one_bad_request_reply_with_a_null_request_id(
     connected: str, connections_api: ConnectionsApi, request_id: str, action: str
 ) -> None:
-    assert send('{"action":"' + action + '","requestId":' + request_id + "}")["statusCode"] == 200
+    assert send(connections_api, '{"action":"' + action + '","requestId":' + request_id + "}")["statusCode"] == 200
 
     [reply] = connections_api.frames(connected)
     assert reply == {"event": "error", "requestId": None, "data": reply["data"]}
@@ -232,7 +274,7 @@ def test_a_request_id_that_cannot_be_echoed_gets_one_bad_request_reply_with_a_nu
 def test_a_last_event_id_that_is_not_a_stream_id_is_a_bad_request(
     connected: str, connections_api: ConnectionsApi, last_event_id: str
 ) -> None:
-    send(json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
+    send(connections_api, json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
 
     [reply] = connections_api.frames(connected)
     assert reply["event"] == "error" and reply["requestId"] == "h"
@@ -256,7 +298,7 @@ def test_a_last_event_id_at_the_edges_of_the_stream_id_range_is_answered(
     from connection_service import runtime
 
     runtime.current().event_log.append("tenant-a", '{"event":"ai_activated"}', time.time() - 1)  # a log to search
-    send(json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
+    send(connections_api, json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
 
     replies = connections_api.frames(connected)
     assert replies[0]["event"] == "authenticated" and replies[0]["requestId"] == "h"

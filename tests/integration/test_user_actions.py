@@ -48,14 +48,16 @@ def dashboards(token: Callable[..., str], call_service: CallServiceStub) -> None
         assert connect.handler(event, LambdaContext())["statusCode"] == 200
 
 
-def send(action: str, data: Any, request_id: str | None = "r1", connection_id: str = CALLER) -> None:
+def send(
+    api: ConnectionsApi, action: str, data: Any, request_id: str | None = "r1", connection_id: str = CALLER
+) -> None:
     frame: dict[str, Any] = {"action": action, "data": data}
     if request_id is not None:
         frame["requestId"] = request_id
     event = load_event("websocket_message")
     event["body"] = json.dumps(frame)
     event["requestContext"]["connectionId"] = connection_id
-    assert message.handler(event, LambdaContext())["statusCode"] == 200
+    assert api.route_response(connection_id, message.handler(event, LambdaContext()))["statusCode"] == 200
 
 
 def reply(connections_api: ConnectionsApi, request_id: str = "r1") -> dict[str, Any]:
@@ -73,7 +75,7 @@ def error_code(connections_api: ConnectionsApi, request_id: str = "r1") -> str:
 def assert_nothing_announced(connections_api: ConnectionsApi, event_store: redis.Redis) -> None:
     assert connections_api.frames(COLLEAGUE) == []
     assert connections_api.frames(STRANGER) == []
-    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert event_store.xlen("log:{t:tenant-a}:events") == 0
 
 
 def assert_forwarded_as_caller(headers: dict[str, str], request_id: str = "r1") -> None:
@@ -93,7 +95,7 @@ def test_takeover_is_forwarded_acked_and_announced_to_the_tenant_only(
 ) -> None:
     call_service.answer(TAKEOVER, 200, {"conversationId": "conv-1", "mode": "human", "takenOverBy": "user-1"})
 
-    send("takeover_conversation", {"conversationId": "conv-1"})
+    send(connections_api, "takeover_conversation", {"conversationId": "conv-1"})
 
     [request] = call_service.recorded()
     assert (request.method, request.path, request.json) == ("POST", TAKEOVER, {})
@@ -110,7 +112,7 @@ def test_takeover_is_forwarded_acked_and_announced_to_the_tenant_only(
     assert announced["event"] == "conversation_taken_over"
     assert announced["tenantId"] == "tenant-a"
     assert announced["data"] == {"conversationId": "conv-1", "userId": "user-1"}
-    [(log_id, _)] = list(event_store.xrange("{t:tenant-a}:events") or [])
+    [(log_id, _)] = list(event_store.xrange("log:{t:tenant-a}:events") or [])
     assert announced["id"] == log_id
     assert [f["event"] for f in connections_api.frames(CALLER)] == ["conversation_taken_over", "ack"]
     assert connections_api.frames(STRANGER) == []
@@ -122,7 +124,7 @@ def test_lead_status_update_is_forwarded_acked_and_announced_to_the_tenant_only(
 ) -> None:
     call_service.answer(LEAD_STATUS, 200, {"leadId": "lead-1", "status": "qualified"})
 
-    send("update_lead_status", {"leadId": "lead-1", "status": "qualified"})
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "qualified"})
 
     [request] = call_service.recorded()
     assert (request.method, request.path, request.json) == ("PATCH", LEAD_STATUS, {"status": "qualified"})
@@ -133,7 +135,7 @@ def test_lead_status_update_is_forwarded_acked_and_announced_to_the_tenant_only(
     [announced] = connections_api.frames(COLLEAGUE)
     assert announced["event"] == "lead_status_updated"
     assert announced["data"] == {"leadId": "lead-1", "status": "qualified", "userId": "user-1"}
-    [(log_id, _)] = list(event_store.xrange("{t:tenant-a}:events") or [])
+    [(log_id, _)] = list(event_store.xrange("log:{t:tenant-a}:events") or [])
     assert announced["id"] == log_id
     assert connections_api.frames(STRANGER) == []
 
@@ -144,7 +146,7 @@ def test_send_message_is_forwarded_and_acked_without_an_announcement(
 ) -> None:
     call_service.answer(MESSAGES, 201, {"messageId": "m-1", "status": "queued"})
 
-    send("send_message", {"conversationId": "conv-1", "body": "On my way!"})
+    send(connections_api, "send_message", {"conversationId": "conv-1", "body": "On my way!"})
 
     [request] = call_service.recorded()
     assert (request.method, request.path, request.json) == ("POST", MESSAGES, {"body": "On my way!"})
@@ -162,7 +164,7 @@ def test_a_unicode_heavy_sms_body_of_the_maximum_length_is_forwarded_intact(
     text = 'Grüße 👋🏽 你好 مرحبا שלום e\u0301 \U0001f600\n\t"quotes" \\ '
     body = (text * 100)[:1600]
 
-    send("send_message", {"conversationId": "conv-1", "body": body})
+    send(connections_api, "send_message", {"conversationId": "conv-1", "body": body})
 
     [request] = call_service.recorded()
     assert request.json == {"body": body}
@@ -172,7 +174,7 @@ def test_a_unicode_heavy_sms_body_of_the_maximum_length_is_forwarded_intact(
 
 @pytest.mark.usefixtures("dashboards")
 def test_path_ids_are_percent_encoded(call_service: CallServiceStub, connections_api: ConnectionsApi) -> None:
-    send("takeover_conversation", {"conversationId": "a/../b?x=1#é"})
+    send(connections_api, "takeover_conversation", {"conversationId": "a/../b?x=1#é"})
 
     [request] = call_service.recorded()
     assert request.path == "/conversations/a%2F..%2Fb%3Fx%3D1%23%C3%A9/takeover"
@@ -183,8 +185,8 @@ def test_path_ids_are_percent_encoded(call_service: CallServiceStub, connections
 def test_an_idempotency_key_is_made_up_when_the_client_gives_no_request_id(
     call_service: CallServiceStub, connections_api: ConnectionsApi
 ) -> None:
-    send("send_message", {"conversationId": "conv-1", "body": "one"}, request_id=None)
-    send("send_message", {"conversationId": "conv-1", "body": "two"}, request_id=None)
+    send(connections_api, "send_message", {"conversationId": "conv-1", "body": "one"}, request_id=None)
+    send(connections_api, "send_message", {"conversationId": "conv-1", "body": "two"}, request_id=None)
 
     keys = [r.headers.get("idempotency-key") for r in call_service.recorded()]
     assert len(keys) == 2 and all(keys) and keys[0] != keys[1]
@@ -195,8 +197,8 @@ def test_an_idempotency_key_is_made_up_when_the_client_gives_no_request_id(
 def test_a_retried_request_is_forwarded_again_but_announced_once(
     call_service: CallServiceStub, connections_api: ConnectionsApi
 ) -> None:
-    send("update_lead_status", {"leadId": "lead-1", "status": "won"}, request_id="retry-1")
-    send("update_lead_status", {"leadId": "lead-1", "status": "won"}, request_id="retry-1")
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "won"}, request_id="retry-1")
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "won"}, request_id="retry-1")
 
     assert [r.headers["idempotency-key"] for r in call_service.recorded()] == ["retry-1", "retry-1"]
     assert [f["event"] for f in connections_api.frames(COLLEAGUE)] == ["lead_status_updated"]
@@ -212,7 +214,7 @@ def test_upstream_down_answers_upstream_unavailable_and_announces_nothing(
 ) -> None:
     call_service.stop()
 
-    send("takeover_conversation", {"conversationId": "conv-1"})
+    send(connections_api, "takeover_conversation", {"conversationId": "conv-1"})
 
     assert error_code(connections_api) == "upstream_unavailable"
     assert [f["event"] for f in connections_api.frames(CALLER)] == ["error"]
@@ -225,7 +227,7 @@ def test_upstream_too_slow_answers_upstream_unavailable_and_announces_nothing(
 ) -> None:
     call_service.slow = True  # released when the stub stops, at teardown
 
-    send("update_lead_status", {"leadId": "lead-1", "status": "won"})
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "won"})
 
     assert len(call_service.recorded()) == 1
     assert error_code(connections_api) == "upstream_unavailable"
@@ -254,7 +256,7 @@ def test_upstream_errors_and_unreadable_answers_are_upstream_unavailable(
 ) -> None:
     call_service.answer(TAKEOVER, status, body, raw=raw)
 
-    send("takeover_conversation", {"conversationId": "conv-1"})
+    send(connections_api, "takeover_conversation", {"conversationId": "conv-1"})
 
     assert error_code(connections_api) == "upstream_unavailable"
     assert "10.0.0.3" not in json.dumps(reply(connections_api))
@@ -268,7 +270,7 @@ def test_upstream_forbidden_or_not_found_is_forbidden_without_details(
 ) -> None:
     call_service.answer(LEAD_STATUS, status, {"message": "lead-1 belongs to tenant-z"})
 
-    send("update_lead_status", {"leadId": "lead-1", "status": "won"})
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "won"})
 
     assert error_code(connections_api) == "forbidden"
     assert "tenant-z" not in json.dumps(reply(connections_api))
@@ -282,7 +284,7 @@ def test_upstream_validation_errors_are_bad_request_with_its_message(
 ) -> None:
     call_service.answer(LEAD_STATUS, status, {"message": "status must be one of new, qualified, won, lost"})
 
-    send("update_lead_status", {"leadId": "lead-1", "status": "maybe"})
+    send(connections_api, "update_lead_status", {"leadId": "lead-1", "status": "maybe"})
 
     frame = reply(connections_api)
     assert frame["event"] == "error"
@@ -327,7 +329,7 @@ def test_invalid_data_is_a_bad_request_and_never_reaches_upstream(
     action: str,
     data: Any,
 ) -> None:
-    send(action, data)
+    send(connections_api, action, data)
 
     assert error_code(connections_api) == "bad_request"
     assert call_service.recorded() == []

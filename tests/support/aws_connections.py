@@ -1,6 +1,8 @@
 """A stand-in for AWS's ``@connections`` management API (a service we do not own), for integration tests.
 
-It records what the real boto3 client sends and answers 410 GoneException for ids marked gone.
+It records what the real boto3 client sends and answers 410 GoneException for ids marked gone. What API Gateway
+sends a client from a two-way route (the body the route's function returned) is recorded with the posts, in the
+order the client would receive it, through :meth:`ConnectionsApi.route_response`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import urllib.parse
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
 
 class ConnectionsApi:
@@ -78,6 +81,15 @@ class ConnectionsApi:
             self.gone.clear()
             self.failures.clear()
             self.requests.clear()
+
+    def route_response(self, connection_id: str, response: dict[str, Any]) -> dict[str, Any]:
+        """Deliver the body a two-way route's function returned, as API Gateway does once it has returned (a gone
+        connection gets nothing); the response is given back for the test to check."""
+        body = response.get("body")
+        if body is not None and connection_id not in self.gone:
+            with self._lock:
+                self.posted[connection_id].append(json.loads(body))
+        return response
 
     def frames(self, connection_id: str) -> list[dict[str, object]]:
         with self._lock:
