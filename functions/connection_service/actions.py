@@ -193,9 +193,10 @@ class MessageService:
         return frames
 
     def _replay(self, caller: Caller, last_event_id: str, conversations: set[str]) -> list[Frame]:
-        # Events appended after the connection registered reach it live; the replay stops there.
-        until = f"{int(caller.connected_at * 1000)}-0"
-        replay = self._event_log.since(caller.tenant_id, last_event_id, until, MAX_REPLAY + 1)
+        # Up to now, not to the connection's registration: an event appended while $connect registered it (or
+        # before hello subscribed its conversations) reaches it neither live nor by a replay that stops there.
+        # An event appended since the registration may so come both live and replayed: clients de-duplicate by id.
+        replay = self._event_log.since(caller.tenant_id, last_event_id, "+", MAX_REPLAY + 1)
         if not replay.complete or len(replay.entries) > MAX_REPLAY:
             return [encode(event_frame("resync_required", {"lastEventId": last_event_id}))]
         frames: list[Frame] = [

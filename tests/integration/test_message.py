@@ -302,4 +302,22 @@ def test_a_last_event_id_at_the_edges_of_the_stream_id_range_is_answered(
 
     replies = connections_api.frames(connected)
     assert replies[0]["event"] == "authenticated" and replies[0]["requestId"] == "h"
-    assert all(r["event"] in ("authenticated", "resync_required", "replay_complete") for r in replies)
+    assert all(r["event"] in ("authenticated", "resync_required", "replay_complete", "ai_activated") for r in replies)
+
+
+def test_a_resume_replays_up_to_now_not_only_to_the_connections_registration(
+    connected: str, connections_api: ConnectionsApi
+) -> None:
+    from connection_service import runtime
+
+    log = runtime.current().event_log
+    seen = log.append("tenant-a", '{"event":"ai_activated","data":{}}', time.time()).id
+    # Appended after the connection registered but never delivered to it (as when the broadcast looked up the
+    # tenant's connections while $connect was registering this one).
+    missed = log.append("tenant-a", '{"event":"ai_activated","data":{}}', time.time()).id
+    send(connections_api, json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": seen}}))
+
+    frames = connections_api.frames(connected)
+    assert [frame["event"] for frame in frames] == ["authenticated", "ai_activated", "replay_complete"]
+    assert frames[1]["id"] == missed
+    assert frames[2]["data"] == {"count": 1}
