@@ -1,4 +1,5 @@
-"""Session-wide fixtures: a real Redis server started for the test session (or ``TEST_REDIS_URL``)."""
+"""Session-wide fixtures: real Redis servers started for the test session (or ``TEST_REDIS_URL``), and a real Redis
+Cluster (3 masters, 1 replica each, on loopback) that the integration and e2e suites run against as well."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.redis_server import RedisServer
+from local.redis_server import EmbeddedCluster, RedisServer
+from tests.support.redis_backends import CLUSTER, STANDALONE, RedisBackend
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,19 @@ def redis_url() -> Iterator[str]:
         return
     with RedisServer() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[EmbeddedCluster]:
+    """A real Redis Cluster for the session, started on first use and stopped by the pids of its nodes."""
+    with EmbeddedCluster(masters=3, replicas=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session", params=[STANDALONE, CLUSTER])
+def redis_backend(request: pytest.FixtureRequest) -> RedisBackend:
+    """The Redis the integration and e2e suites run against: each of their tests runs on both."""
+    if request.param == CLUSTER:
+        cluster: EmbeddedCluster = request.getfixturevalue("redis_cluster")
+        return RedisBackend(CLUSTER, cluster.url)
+    return RedisBackend(STANDALONE, request.getfixturevalue("redis_url"))

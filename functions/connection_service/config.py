@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     local: bool = Field(default=False, validation_alias="AWS_SAM_LOCAL")
 
     redis_url: str = "redis://127.0.0.1:6379"
+    redis_mode: Literal["standalone", "cluster"] = "standalone"
+    redis_username: str = ""
+    redis_password: SecretStr = SecretStr("")
+    redis_tls_ca_file: str = ""
     connection_redis_db: int = 1
     event_queue_redis_db: int = 2
     redis_socket_timeout_s: float = 2.0

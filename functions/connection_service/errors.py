@@ -133,9 +133,11 @@ def as_service_error(exc: BaseException) -> ServiceError:
 def _classify(exc: BaseException) -> ServiceError:
     if isinstance(exc, ServiceError):
         return exc
+    from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+    # A cluster that is down, failing over, or still migrating a slot after the client's retries: retry later.
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)):
         return StoreUnavailable()
     return ServiceError()

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from . import keys
+from .stores import RedisClient
 
 _APPEND = """
 if ARGV[1] ~= '' then
@@ -81,7 +80,7 @@ class EventLog:
     """Per-tenant streams. Methods raise redis errors on Redis failure (mapped by the caller).
     The client must decode responses (``decode_responses=True``), as the runtime's clients do."""
 
-    def __init__(self, client: redis.Redis, *, max_len: int, retention_s: int, idempotency_ttl_s: int) -> None:
+    def __init__(self, client: RedisClient, *, max_len: int, retention_s: int, idempotency_ttl_s: int) -> None:
         self._redis = client
         self._max_len = max_len
         self._retention_s = retention_s
@@ -103,8 +102,11 @@ class EventLog:
         ``conversation_id`` marks an entry meant only for that conversation's subscribers.
         """
         min_id = f"{int((now - self._retention_s) * 1000)}-0" if self._retention_s > 0 else "0"
+        # The idempotency key is named only when there is one: in a cluster, a slot being migrated refuses a script
+        # naming keys it holds only some of (TRYAGAIN), and a name nobody writes would be such a key.
+        script_keys = [keys.events(tenant_id)] + ([keys.idempotency(tenant_id, event_id)] if event_id else [])
         outcome = self._append(
-            keys=[keys.events(tenant_id), keys.idempotency(tenant_id, event_id or "")],
+            keys=script_keys,
             args=[event_id or "", entry, self._max_len, self._idempotency_ttl_s, min_id, conversation_id],
         )
         return Appended(id=str(outcome[0]), duplicate=bool(int(outcome[1])))

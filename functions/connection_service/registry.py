@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import redis
 from redis.exceptions import NoScriptError
 
 from . import keys
 from .errors import RateLimited
+from .stores import RedisClient, queue_script
 
 _REGISTER = """
 local now = tonumber(ARGV[2])
@@ -68,22 +68,26 @@ redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
 return {h[1], h[2], allowed, tostring(strikes), h[7]}
 """
 
-# Removes connections from every index of their tenant. KEYS[1]: the tenant's connection set; ARGV[1]: the tenant's
-# hash tag, then (connection id, user id) pairs, the user id '' when unknown (its state expired, and with it its
-# entry in the user's set). The user, subscription and conversation sets named here carry the same tag: same slot.
+# Removes connections from every index of their tenant. KEYS: the tenant's connection set, each connection's
+# subscription set, then the user sets named; ARGV[1]: the number of connections, ARGV[2]: the name of a conversation
+# set less the conversation, then per connection its id and the index in KEYS of its user set (0: unknown, its state
+# expired and with it its entry in the user's set). Every key carries the tenant's hash tag: one slot.
+# Conversation sets are named by the members of a subscription set, so they cannot be declared; on a node whose slot
+# is being migrated away, one it no longer holds refuses the SREM, and pcall lets the removal go on: the stale member
+# is dropped by the next recipients lookup of that conversation, or expires with the set.
 _REMOVE = """
-local tag = ARGV[1]
-for i = 2, #ARGV, 2 do
-  local id, user = ARGV[i], ARGV[i + 1]
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local id, user = ARGV[1 + 2 * i], tonumber(ARGV[2 + 2 * i])
   redis.call('ZREM', KEYS[1], id)
-  if user ~= '' then redis.call('ZREM', tag .. ':user:' .. user .. ':conns', id) end
-  local subs = tag .. ':subs:' .. id
+  if user > 0 then redis.call('ZREM', KEYS[user], id) end
+  local subs = KEYS[1 + i]
   for _, conv in ipairs(redis.call('SMEMBERS', subs)) do
-    redis.call('SREM', tag .. ':conv:' .. conv, id)
+    redis.pcall('SREM', ARGV[2] .. conv, id)
   end
   redis.call('DEL', subs)
 end
-return (#ARGV - 1) / 2
+return n
 """
 
 # KEYS: the connection's subscription set, then one conversation set per ARGV[4..].
@@ -162,7 +166,7 @@ class Registry:
     """Connection state in Redis. Methods raise redis errors on Redis failure (mapped by the caller).
     The client must decode responses (``decode_responses=True``), as the runtime's clients do."""
 
-    def __init__(self, client: redis.Redis, *, connection_ttl_s: int, limits: ConnectionLimits) -> None:
+    def __init__(self, client: RedisClient, *, connection_ttl_s: int, limits: ConnectionLimits) -> None:
         self._redis = client
         self._ttl = connection_ttl_s
         self._limits = limits
@@ -283,11 +287,19 @@ class Registry:
         (tenant, user, conversations, subscriptions) in one script, then their state; one round trip."""
         if not users:
             return
-        script_keys = [keys.tenant_connections(tenant_id)]
-        args = [keys.tenant_tag(tenant_id), *(part for cid, user in users.items() for part in (cid, user or ""))]
+        named_users = dict.fromkeys(user for user in users.values() if user)
+        user_key_index = {user: 2 + len(users) + i for i, user in enumerate(named_users)}
+        script_keys = [
+            keys.tenant_connections(tenant_id),
+            *(keys.subscriptions(tenant_id, cid) for cid in users),
+            *(keys.user_connections(tenant_id, user) for user in user_key_index),
+        ]
+        args: list[str | int] = [len(users), keys.conversation(tenant_id, "")]
+        for cid, user in users.items():
+            args += [cid, user_key_index[user] if user else 0]
         # EVALSHA by hand: a Script run in a pipeline costs a SCRIPT EXISTS round trip every time.
         pipe = self._redis.pipeline(transaction=False)
-        pipe.evalsha(self._remove.sha, len(script_keys), *script_keys, *args)
+        queue_script(pipe, self._remove.sha, script_keys, args)
         for cid in users:
             pipe.delete(keys.connection(cid))
         try:

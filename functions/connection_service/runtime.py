@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import redis
-
 from .config import Settings, get_settings
 from .eventlog import EventLog
 from .registry import ConnectionLimits, Registry
+from .stores import RedisClient, Stores, open_stores
 
 if TYPE_CHECKING:
     from .auth import TokenVerifier
@@ -26,39 +25,33 @@ if TYPE_CHECKING:
 Clock = Callable[[], float]
 
 
-REDIS_POOL_SIZE = 64
-
-
-def redis_client(settings: Settings, db: int) -> redis.Redis:
-    """A client whose pool waits for a free connection (up to the socket timeout) rather than failing when every
-    connection is busy: a host that runs many invocations at once in one process (the local gateway) must not
-    turn a burst into 503s."""
-    pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        db=db,
-        decode_responses=True,
-        socket_timeout=settings.redis_socket_timeout_s,
-        socket_connect_timeout=settings.redis_socket_timeout_s,
-        health_check_interval=30,
-        max_connections=REDIS_POOL_SIZE,
-        timeout=settings.redis_socket_timeout_s,
-    )
-    return redis.Redis(connection_pool=pool)
-
-
 class Runtime:
-    """Everything a function needs, made once: settings, Redis clients, registry, event log, gateway client."""
+    """Everything a function needs, made once: settings, Redis clients, registry, event log, gateway client.
+
+    The Redis clients are made on first use (a cluster client reads the slot map as it is made), so an
+    unreachable Redis is an error of the invocation that needs it, converted there, and the next one tries again.
+    """
 
     def __init__(self, settings: Settings, clock: Clock = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self.connections_redis = redis_client(settings, settings.connection_redis_db)
-        self.events_redis = (
-            self.connections_redis
-            if settings.event_queue_redis_db == settings.connection_redis_db
-            else redis_client(settings, settings.event_queue_redis_db)
-        )
-        self.registry = Registry(
+
+    @functools.cached_property
+    def stores(self) -> Stores:
+        return open_stores(self.settings)
+
+    @property
+    def connections_redis(self) -> RedisClient:
+        return self.stores.connections
+
+    @property
+    def events_redis(self) -> RedisClient:
+        return self.stores.events
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        settings = self.settings
+        return Registry(
             self.connections_redis,
             connection_ttl_s=settings.connection_ttl_s,
             limits=ConnectionLimits(
@@ -67,7 +60,11 @@ class Runtime:
                 connect_rate_per_minute=settings.connect_rate_limit_per_minute,
             ),
         )
-        self.event_log = EventLog(
+
+    @functools.cached_property
+    def event_log(self) -> EventLog:
+        settings = self.settings
+        return EventLog(
             self.events_redis,
             max_len=settings.event_log_max_len,
             retention_s=settings.event_log_retention_s,

@@ -14,13 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import redis
+from redis.cluster import RedisCluster
+
+from .errors import StoreUnavailable
 from .events import validate_event
 from .fanout import event_body
 from .protocol import iso_time
+from .stores import RedisClient, redacted
 
 if TYPE_CHECKING:
-    import redis
-
     from .eventlog import EventLog
     from .fanout import Broadcaster
     from .registry import Registry
@@ -155,6 +158,8 @@ class DashboardStatusSender:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, StoreUnavailable) and exc.__cause__ is not None:  # the report is internal: say why
+        exc = exc.__cause__
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
@@ -163,21 +168,83 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def redis_check(client: redis.Redis, db: int) -> dict[str, Any]:
-    """Ping latency and pool figures; never raises."""
-    pool = client.connection_pool
-    pool_info = {
-        "maxConnections": getattr(pool, "max_connections", None),
-        "created": getattr(pool, "_created_connections", None),
-        "available": len(getattr(pool, "_available_connections", ()) or ()),
-        "inUse": len(getattr(pool, "_in_use_connections", ()) or ()),
+def _pool_figures(pools: list[Any]) -> dict[str, Any]:
+    def total(attribute: str) -> int:
+        return sum(len(getattr(pool, attribute, ()) or ()) for pool in pools)
+
+    return {
+        "maxConnections": getattr(pools[0], "max_connections", None) if pools else None,
+        "created": sum(getattr(pool, "_created_connections", 0) or 0 for pool in pools),
+        "available": total("_available_connections"),
+        "inUse": total("_in_use_connections"),
     }
+
+
+def _pools(client: RedisClient) -> list[Any]:
+    if isinstance(client, redis.Redis):
+        return [client.connection_pool]
+    try:
+        nodes = _cluster_nodes(client)
+    except Exception:  # a cluster not reached yet has no pools
+        return []
+    return [node.redis_connection.connection_pool for node in nodes if node.redis_connection]
+
+
+def _cluster_nodes(client: RedisCluster) -> list[Any]:
+    return list(client.get_nodes())  # type: ignore[no-untyped-call]
+
+
+def redis_check(client: RedisClient, db: int) -> dict[str, Any]:
+    """Ping latency and pool figures (summed over the nodes of a cluster); never raises."""
     started = time.perf_counter()
     try:
         client.ping()
     except Exception as exc:
-        return {"ok": False, "db": db, "error": _reason(exc), "pool": pool_info}
-    return {"ok": True, "db": db, "latencyMs": _elapsed_ms(started), "pool": pool_info}
+        return {"ok": False, "db": db, "error": _reason(exc), "pool": _pool_figures(_pools(client))}
+    return {"ok": True, "db": db, "latencyMs": _elapsed_ms(started), "pool": _pool_figures(_pools(client))}
+
+
+def node_checks(client: RedisClient, seed: str) -> list[dict[str, Any]]:
+    """Every node the client knows (a cluster's primaries and replicas, or the one server) and whether it answers a
+    ping; a cluster that cannot be reached at all is its seed (the URL's node), unreachable. Never raises."""
+    if isinstance(client, redis.Redis):
+        return [{"address": seed, "role": "primary", **_ping(client.ping)}]
+    try:
+        nodes = sorted(_cluster_nodes(client), key=lambda node: (node.server_type != "primary", node.name))
+    except Exception as exc:
+        return [{"address": seed, "role": "seed", "ok": False, "error": _reason(exc)}]
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes)), thread_name_prefix="health-node") as pool:
+        pings = list(pool.map(lambda node: _ping(lambda: client.ping(target_nodes=node)), nodes))
+    return [
+        {"address": node.name, "role": node.server_type or "unknown", **ping}
+        for node, ping in zip(nodes, pings, strict=True)
+    ]
+
+
+def _ping(ping: Callable[[], object]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        ping()
+    except Exception as exc:
+        return {"ok": False, "error": _reason(exc)}
+    return {"ok": True, "latencyMs": _elapsed_ms(started)}
+
+
+def redis_report(rt: Runtime) -> dict[str, Any]:
+    """The mode, both stores' clients and every node. Ok when both stores answer and no primary is unreachable (a
+    replica down leaves the service whole and is only shown). Never raises."""
+    stores = rt.stores
+    connections = redis_check(stores.connections, stores.connections_db)
+    events = redis_check(stores.events, stores.events_db) if stores.events is not stores.connections else connections
+    nodes = node_checks(stores.connections, redacted(rt.settings.redis_url).split("://", 1)[-1])
+    primaries_ok = all(node["ok"] for node in nodes if node["role"] == "primary")
+    return {
+        "ok": connections["ok"] and events["ok"] and primaries_ok,
+        "mode": stores.mode,
+        "connections": connections,
+        "events": events,
+        "nodes": nodes,
+    }
 
 
 def http_check(url: str, timeout_s: float = HTTP_CHECK_TIMEOUT_S) -> dict[str, Any]:
@@ -212,17 +279,11 @@ def detailed_health(rt: Runtime) -> tuple[int, dict[str, Any]]:
     settings = rt.settings
 
     def stores() -> dict[str, dict[str, Any]]:
-        result: dict[str, dict[str, Any]] = {}
-        connections = redis_check(rt.connections_redis, settings.connection_redis_db)
-        events = (
-            redis_check(rt.events_redis, settings.event_queue_redis_db)
-            if rt.events_redis is not rt.connections_redis
-            else connections
-        )
-        result["redis"] = {"connections": connections, "events": events, "ok": connections["ok"] and events["ok"]}
+        result: dict[str, dict[str, Any]] = {"redis": redis_report(rt)}
+        connections, events = result["redis"]["connections"], result["redis"]["events"]
         event_log: dict[str, Any] = {
-            "maxLen": rt.event_log.max_len,
-            "retentionS": rt.event_log.retention_s,
+            "maxLen": settings.event_log_max_len,
+            "retentionS": settings.event_log_retention_s,
         }
         if not connections["ok"]:
             result["connections"] = {"ok": False, "error": "connection store unavailable"}

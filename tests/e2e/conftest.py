@@ -1,5 +1,6 @@
 """End-to-end fixtures: this repo's template served by the real local gateway (``python -m local``, a
-subprocess), real WebSocket clients, real HTTP, a real Redis, and a stand-in as-call-service."""
+subprocess), real WebSocket clients, real HTTP, a real Redis (a single server, then a real Redis Cluster: every
+test runs on both), and a stand-in as-call-service."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from connection_service.auth import issue_token
 from local.testing import LocalGateway
 from tests.support.call_service import CallServiceStub
+from tests.support.redis_backends import RedisBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-test-secret-0123456789abcdef0123456789"
@@ -32,9 +34,9 @@ def call_service() -> Iterator[CallServiceStub]:
 
 
 @pytest.fixture(scope="session")
-def gateway(redis_url: str, call_service: CallServiceStub) -> Iterator[LocalGateway]:
+def gateway(redis_backend: RedisBackend, call_service: CallServiceStub) -> Iterator[LocalGateway]:
     env: dict[str, str | None] = {
-        "REDIS_URL": redis_url,
+        **redis_backend.environment(),
         "JWT_SECRET": SECRET,
         "INTERNAL_SERVICE_KEY": SERVICE_KEY,
         "AS_CALL_SERVICE_URL": call_service.url,

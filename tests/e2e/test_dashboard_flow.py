@@ -12,6 +12,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from local.testing import LocalGateway
+from tests.support.redis_backends import RedisBackend
 
 CALL = {"callId": "call-1", "from": "+15550001111", "to": "+15550002222"}
 
@@ -155,10 +156,12 @@ async def test_a_lost_position_is_told_resync_required(dashboards: Callable[...,
 
 
 async def test_tokens_never_reach_the_logs_or_redis(
-    gateway: LocalGateway, dashboards: Callable[..., Any], token: Callable[..., str], tenant: str, redis_url: str
+    gateway: LocalGateway,
+    dashboards: Callable[..., Any],
+    token: Callable[..., str],
+    tenant: str,
+    redis_backend: RedisBackend,
 ) -> None:
-    import redis
-
     secret_token = token(tenant, "user-secret")
     async with websockets.connect(f"{gateway.ws_url}?token={secret_token}") as socket:
         await socket.send('{"action":"hello","requestId":"h"}')
@@ -168,7 +171,7 @@ async def test_tokens_never_reach_the_logs_or_redis(
 
     signature = secret_token.rsplit(".", 1)[1]
     assert signature not in gateway.logs
-    store = redis.Redis.from_url(redis_url, db=1)
+    store = redis_backend.connection_store(decode_responses=False)
     tenant_keys = list(store.scan_iter(match=f"*{tenant}*"))
     assert tenant_keys  # the connect rate counters outlive the connection
     for key in tenant_keys:

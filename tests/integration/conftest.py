@@ -1,4 +1,5 @@
-"""Integration fixtures: the real handlers under a Lambda-like environment, against a real Redis."""
+"""Integration fixtures: the real handlers under a Lambda-like environment, against a real Redis: a single server,
+then a real Redis Cluster (every test runs on both)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import redis
 from connection_service.auth import issue_token
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import reset_cold_start
+from tests.support.redis_backends import RedisBackend
+from tests.support.round_trips import round_trips  # noqa: F401 (a fixture of the suite)
 
 SECRET = "integration-test-secret-0123456789abcdef"
 SERVICE_KEY = "integration-test-service-key"
@@ -29,32 +32,36 @@ def connections_api(_connections_api_server: ConnectionsApi) -> ConnectionsApi:
     return _connections_api_server
 
 
-@pytest.fixture
-def store(redis_url: str) -> Iterator[redis.Redis]:
-    """The connection-state DB (1); DBs 1 and 2 are emptied before each test."""
-    client = redis.Redis.from_url(redis_url, db=1, decode_responses=True)
-    client.flushdb()
-    redis.Redis.from_url(redis_url, db=2).flushdb()
-    yield client
-    client.close()
+@pytest.fixture(scope="session")
+def _store_clients(redis_backend: RedisBackend) -> Iterator[tuple[redis.Redis, redis.Redis]]:
+    connections, events = redis_backend.connection_store(), redis_backend.event_store()
+    yield connections, events  # type: ignore[misc]
+    connections.close()
+    events.close()
 
 
 @pytest.fixture
-def event_store(redis_url: str, store: redis.Redis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, db=2, decode_responses=True)
-    yield client
-    client.close()
+def store(_store_clients: tuple[redis.Redis, redis.Redis]) -> redis.Redis:
+    """The connection store (DB 1, or the cluster); both stores are emptied before each test."""
+    connections, events = _store_clients
+    connections.flushdb()
+    events.flushdb()
+    return connections
+
+
+@pytest.fixture
+def event_store(_store_clients: tuple[redis.Redis, redis.Redis], store: redis.Redis) -> redis.Redis:
+    """The event log (DB 2, or the cluster: its keys start with ``log:``)."""
+    return _store_clients[1]
 
 
 @pytest.fixture
 def lambda_env(
-    monkeypatch: pytest.MonkeyPatch, redis_url: str, store: redis.Redis, connections_api: ConnectionsApi
+    monkeypatch: pytest.MonkeyPatch, redis_backend: RedisBackend, store: redis.Redis, connections_api: ConnectionsApi
 ) -> Iterator[None]:
     """The environment template.yaml gives the functions, pointed at the test Redis and @connections stand-in."""
     for name, value in {
-        "REDIS_URL": redis_url,
-        "CONNECTION_REDIS_DB": "1",
-        "EVENT_QUEUE_REDIS_DB": "2",
+        **redis_backend.environment(),
         "JWT_SECRET": SECRET,
         "JWT_ALGORITHMS": "HS256",
         "INTERNAL_SERVICE_KEY": SERVICE_KEY,

@@ -68,7 +68,7 @@ def test_dashboard_status_is_not_logged_and_carries_no_event_id(
 
     [frame] = connections_api.frames(A1)
     assert "id" not in frame
-    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert event_store.xlen("log:{t:tenant-a}:events") == 0
 
 
 def test_expired_connections_are_neither_counted_nor_sent_to(

@@ -44,7 +44,7 @@ def test_a_direct_invoke_delivers_to_the_tenant_without_a_service_key(
         [frame] = connections_api.frames(cid)
         assert frame["id"] == answer["id"] and frame["event"] == "call_incoming" and frame["data"] == CALL
     assert connections_api.frames(B1) == []
-    assert event_store.xlen("{t:tenant-a}:events") == 1
+    assert event_store.xlen("log:{t:tenant-a}:events") == 1
 
 
 def test_a_direct_invoke_with_a_conversation_reaches_only_its_subscribers(
@@ -80,7 +80,7 @@ def test_a_repeated_event_id_is_delivered_once_and_answers_the_first_id(
     assert first["ok"] and second["ok"]
     assert second["id"] == first["id"] and second["duplicate"] is True and second["delivered"] == 0
     assert len(connections_api.frames(A1)) == 1
-    assert event_store.xlen("{t:tenant-a}:events") == 1
+    assert event_store.xlen("log:{t:tenant-a}:events") == 1
 
 
 def test_the_same_event_id_over_http_and_invoke_is_one_event(
@@ -127,7 +127,7 @@ def test_invalid_invokes_are_answered_not_raised_and_nothing_is_logged(
 
     assert answer["ok"] is False and answer["status"] == status and answer["retryable"] is False
     assert answer["error"]["code"] == code and mentions in answer["error"]["message"]
-    assert event_store.xlen("{t:tenant-a}:events") == 0
+    assert event_store.xlen("log:{t:tenant-a}:events") == 0
     assert connections_api.posted == {}
 
 
@@ -187,4 +187,4 @@ def test_data_that_is_not_strict_json_is_a_422_answer_and_nothing_is_stored(
 
     assert answer["ok"] is False and answer["status"] == 422 and answer["retryable"] is False
     assert answer["error"]["code"] == "invalid_event" and mentions.lower() in answer["error"]["message"].lower()
-    assert event_store.keys() == [] and connections_api.posted == {}
+    assert event_store.keys("log:*") == [] and connections_api.posted == {}

@@ -9,6 +9,10 @@ import pytest
 from connection_service import connect
 from local.redis_server import RedisServer
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
+from tests.support.redis_backends import STANDALONE
+
+# A single server's outage and return (a cluster's nodes failing over: tests/integration/test_cluster.py).
+pytestmark = pytest.mark.parametrize("redis_backend", [STANDALONE], indirect=True)
 
 
 @pytest.fixture

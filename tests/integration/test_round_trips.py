@@ -1,38 +1,20 @@
-"""The Redis round-trip budget (README, Redis model), counted as socket writes of the real redis client and checked to be
-independent of tenant size."""
+"""The Redis round-trip budget (README, Redis model), counted as socket writes of the real redis client per node (a
+cluster client writes to each node it needs), and checked to be independent of tenant size."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis.connection
 
 from connection_service import broadcast, connect, disconnect, message
 from connection_service.fanout import Broadcast
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
+from tests.support.round_trips import RoundTrips
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
-
-
-class RoundTrips:
-    def __init__(self) -> None:
-        self.count = 0
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips]:
-    counter = RoundTrips()
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self: redis.connection.AbstractConnection, command: object, check_health: bool = True) -> None:
-        counter.count += 1
-        original(self, command, check_health)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    yield counter
 
 
 def connect_event(token: str, connection_id: str) -> dict[str, object]:
@@ -49,9 +31,7 @@ def message_event(connection_id: str, body: dict[str, object]) -> dict[str, obje
 
 
 def measure(round_trips: RoundTrips, call: Callable[[], object]) -> int:
-    before = round_trips.count
-    call()
-    return round_trips.count - before
+    return round_trips.per_node(call)
 
 
 @pytest.mark.parametrize("tenant_size", [1, 300])
