@@ -14,12 +14,14 @@ TOKEN_USER := dev-user
 endif
 ENV_FILE := $(wildcard .env)
 
-.PHONY: help run test token lint typecheck check bench clean venv
+.PHONY: help run test test-js dashboard token lint typecheck check bench clean venv
 
 help:
 	@echo "make run    start the local gateway on :$(PORT) (embedded Redis unless REDIS_URL is set)"
 	@echo "make test   run the whole test suite (starts its own Redis)"
 	@echo "make token  print a development JWT (TENANT=... USER=...)"
+	@echo "make dashboard  serve the dashboard page on :3000 and print its URL with a token (TENANT=... USER=...)"
+	@echo "make test-js    the dashboard client's suites (unit, integration, browser)"
 	@echo "make check  same as make test (lint, typecheck, tests)"
 	@echo "make bench  measure the performance figures (README, Performance) (BENCH_ARGS=--quick; see python -m bench -h)"
 
@@ -42,8 +44,21 @@ run: $(STAMP)
 token: $(STAMP)
 	@$(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)"
 
-test: lint typecheck
+test: lint typecheck test-js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The dashboard client (clients/js): its unit, integration (real gateway and Redis) and browser (Chromium) suites.
+JS := clients/js
+$(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' || (echo "Node >= 20 is required" && false)
+	cd $(JS) && npm ci --no-audit --no-fund
+
+test-js: $(STAMP) $(JS)/node_modules/.package-lock.json
+	cd $(JS) && npm test
+
+dashboard: $(STAMP)
+	@echo "open http://localhost:3000/examples/dashboard.html#token=$$($(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)")"
+	$(PYTHON) -m http.server 3000 --bind 127.0.0.1 --directory $(JS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

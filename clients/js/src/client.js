@@ -48,6 +48,8 @@ export class RealtimeClient {
   #attempt = 0;
   /** @type {unknown} */
   #retryTimer = null;
+  /** @type {unknown} a connection not authenticated within actionTimeoutMs is given up */
+  #authenticationTimer = null;
   #everOpened = false;
   /** Whether the current connection resumes from a lastEventId (its hello carries one). */
   #resuming = false;
@@ -219,6 +221,10 @@ export class RealtimeClient {
       return;
     }
     this.#socket = socket;
+    this.#authenticationTimer = this.#timers.setTimeout(() => {
+      this.#report(new RealtimeError("timeout", `not authenticated within ${this.#actionTimeoutMs} ms`));
+      this.#abandon();
+    }, this.#actionTimeoutMs);
     this.#resuming = this.#sequencer.lastEventId !== null;
     if (this.#resuming) this.#sequencer.hold();
     socket.onopen = () => socket === this.#socket && this.#hello();
@@ -237,6 +243,7 @@ export class RealtimeClient {
 
   /** @param {Frame} frame */
   #authenticated(frame) {
+    this.#stopAuthenticationTimer();
     if (frame.event !== "authenticated") {
       this.#report(serviceError(frame));
       this.#abandon();
@@ -269,12 +276,18 @@ export class RealtimeClient {
   }
 
   #lost() {
+    this.#stopAuthenticationTimer();
     this.#socket = null;
     this.#helloId = null;
     this.#pings.clear();
     this.#heartbeat.stop();
     this.#sequencer.discardHeld();
     this.#pending.connectionLost();
+  }
+
+  #stopAuthenticationTimer() {
+    if (this.#authenticationTimer !== null) this.#timers.clearTimeout(this.#authenticationTimer);
+    this.#authenticationTimer = null;
   }
 
   #retry() {

@@ -151,3 +151,24 @@ test("without a WebSocket implementation the constructor says what to pass", () 
   );
   assert.throws(() => new RealtimeClient({ url: "ws://x/dev", token: "not a function" }), /token/);
 });
+
+test("a connection not authenticated within actionTimeoutMs (its hello unanswered) is given up and retried", async () => {
+  const { client, service, timers, errors } = fakeClient({ actionTimeoutMs: 3000 });
+  const ready = client.connect();
+  await settle();
+  service.last.open();
+
+  await timers.advance(2999);
+  assert.equal(service.last.closedByClient, false);
+  await timers.advance(1);
+  assert.equal(service.last.closedByClient, true);
+  assert.deepEqual(
+    errors.map((error) => error.code),
+    ["timeout"],
+  );
+  await timers.advance(timers.pending()[0]);
+  await openNext(service, timers);
+
+  assert.equal((await ready).tenantId, "t1");
+  assert.equal(service.sockets.length, 2);
+});
