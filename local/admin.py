@@ -1,5 +1,5 @@
 """Admin endpoints under ``/__local/`` (not part of API Gateway): readiness, connections, execution
-environments, schedules, faults, reload."""
+environments, metrics, schedules, faults, reload."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class AdminService:
             web.get("/__local/health", self.health),
             web.get("/__local/connections", self.connections),
             web.get("/__local/environments", self.environments),
+            web.get("/__local/metrics", self.metrics),
             web.get("/__local/schedules", self.schedules),
             web.post("/__local/schedules/{name}", self.trigger),
             web.get("/__local/faults", self.faults),
@@ -61,6 +62,9 @@ class AdminService:
 
     async def environments(self, request: web.Request) -> web.Response:
         return web.json_response(self.gw.invoker.environments())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.json_response(self.gw.invoker.metrics())
 
     async def schedules(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -28,6 +28,10 @@ class Invoker(Protocol):
         """Each function's execution environments (pid, state, invocations, init duration)."""
         ...
 
+    def metrics(self) -> list[dict[str, Any]]:
+        """Running totals of the metrics the functions printed in Embedded Metric Format."""
+        ...
+
     def reload(self) -> int:
         """Make the next invocations cold-start with fresh code; returns how many environments or modules went."""
         ...

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from local.emf import MetricsBoard
 from local.ids import lambda_request_id
 from local.invocation import InvocationError
 from local.logsafe import printable
@@ -47,8 +48,10 @@ class FunctionPool:
         *,
         limit: int,
         idle_timeout: float,
+        metrics: MetricsBoard,
     ) -> None:
         self.spec = spec
+        self.metrics = metrics
         self.variables = variables
         self.command = command
         self.endpoint = endpoint
@@ -131,7 +134,7 @@ class FunctionPool:
         self._scale()
 
     def _start(self) -> None:
-        environment = Environment(self.spec, self.variables, self.command, self, next(self._numbers))
+        environment = Environment(self.spec, self.variables, self.command, self, next(self._numbers), self.metrics)
         self.environments.add(environment)
         task = asyncio.create_task(environment.launch(self.endpoint))
         self._launches.add(task)
@@ -208,9 +211,16 @@ class EnvironmentInvoker:
         idle_timeout: float,
     ) -> None:
         self.endpoint = RuntimeApiServer()
+        self.board = MetricsBoard()
         self.pools = {
             logical_id: FunctionPool(
-                spec, variables[logical_id], command(spec), self.endpoint, limit=limit, idle_timeout=idle_timeout
+                spec,
+                variables[logical_id],
+                command(spec),
+                self.endpoint,
+                limit=limit,
+                idle_timeout=idle_timeout,
+                metrics=self.board,
             )
             for logical_id, spec in specs.items()
         }
@@ -247,6 +257,9 @@ class EnvironmentInvoker:
             ]
             for logical_id, pool in self.pools.items()
         }
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.board.summary()
 
     async def shutdown(self) -> None:
         if self._reaper is not None:

@@ -134,6 +134,9 @@ class InProcessInvoker:
     def environments(self) -> dict[str, list[dict[str, Any]]]:
         return {}
 
+    def metrics(self) -> list[dict[str, Any]]:
+        return []  # in-process functions print straight to the gateway's own output
+
     def reload(self) -> int:
         """Forget every loaded module of every function's code directory: the next invocation cold-starts."""
         dirs = tuple(str(runtime.spec.code_dir) for runtime in self.functions.values())

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from local.clock import iso_time
+from local.emf import MetricsBoard
 from local.invocation import InvocationError
 from local.logsafe import printable
 from local.model import FunctionSpec
@@ -84,9 +85,16 @@ class Environment:
     """A worker process serving one function, one invocation at a time."""
 
     def __init__(
-        self, spec: FunctionSpec, variables: dict[str, str], command: Sequence[str], listener: Listener, number: int
+        self,
+        spec: FunctionSpec,
+        variables: dict[str, str],
+        command: Sequence[str],
+        listener: Listener,
+        number: int,
+        metrics: MetricsBoard,
     ) -> None:
         self.spec = spec
+        self.metrics = metrics
         self.variables = variables
         self.command = list(command)
         self.listener = listener
@@ -155,7 +163,11 @@ class Environment:
             if not line:
                 return
             for part in line.decode("utf-8", "replace").rstrip("\r\n").split("\r"):
-                log.info("%s %s", self.label, printable(part, limit=64 * 1024))
+                readable = self.metrics.record(part)
+                if readable is not None:
+                    log.info("%s METRICS %s", self.label, printable(readable, limit=64 * 1024))
+                else:
+                    log.info("%s %s", self.label, printable(part, limit=64 * 1024))
 
     async def _watch(self, relays: list[asyncio.Task[Any]]) -> None:
         assert self.process is not None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import logcontext
 from .errors import (
     BadRequest,
     ConnectionGone,
@@ -22,10 +23,12 @@ from .errors import (
     Forbidden,
     RateLimited,
     UnknownAction,
+    UpstreamUnavailable,
     as_service_error,
 )
 from .eventlog import EventLog
 from .gateway import ManagementApi
+from .metrics import Metrics
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry, Touch
 from .runtime import Clock
@@ -91,12 +94,14 @@ class MessageService:
         gateway: ManagementApi,
         settings: MessageSettings,
         clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self._registry = registry
         self._event_log = event_log
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics
         self._actions: dict[str, Action] = {
             "hello": self._hello,
             "ping": self._ping,
@@ -120,6 +125,9 @@ class MessageService:
             ]
         except Exception as exc:  # a refusal, Redis down or a bug: the client still gets its one reply
             error = as_service_error(exc)
+            self._metrics.count("MessagesRefused", Reason=error.code)
+            if isinstance(error, UpstreamUnavailable):
+                self._metrics.count("UpstreamErrors")
             replies = [encode(error_frame(error, request_id, null_request_id=held and request_id is None))]
         if len(replies) == 1:
             return replies[0]
@@ -134,6 +142,7 @@ class MessageService:
         )
         if touch is None:
             raise Forbidden("connection is not registered")
+        logcontext.bind(tenantId=touch.tenant_id)
         if not touch.allowed:
             if touch.strikes >= FLOOD_STRIKES:
                 self._close(connection_id, touch)
@@ -143,6 +152,7 @@ class MessageService:
         action = self._actions.get(frame.action)
         if action is None:
             raise UnknownAction(f"unknown action {frame.action[:64]!r}")
+        self._metrics.count("Messages", Action=frame.action)
         caller = Caller(connection_id, touch.tenant_id, touch.user_id, touch.connected_at)
         return action(caller, frame)
 

@@ -25,10 +25,11 @@ from mangum import Mangum
 from mangum.adapter import HANDLERS as MANGUM_HANDLERS
 from pydantic import ValidationError
 
-from . import runtime
+from . import logcontext, runtime
 from .api import BroadcastBody, create_app, validation_message
 from .errors import BadRequest, InvalidEvent, as_service_error, error_body
 from .fanout import Broadcast, Broadcaster
+from .observe import observed
 from .status import DashboardStatusSender
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,10 @@ class DirectInvoke:
 SOURCES: tuple[EventSource, ...] = (HttpApi(), Schedule(), DirectInvoke())
 
 
+@observed()
 def handler(event: Any, context: Any) -> dict[str, Any]:
     for source in SOURCES:
         if source.infer(event, context):
+            logcontext.bind(source=source.name)
             return source(event, context)
     return direct_failure(BadRequest("unrecognised event"))  # unreachable: DirectInvoke takes the rest

@@ -8,7 +8,9 @@ from typing import Any
 from . import runtime
 from .apigw import WebSocketEvent
 from .connections import ConnectionService, OriginPolicy, TokenConfirmer
-from .responses import failure, ok
+from .errors import as_service_error
+from .observe import metrics, observed
+from .responses import error_response, ok
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,9 +26,13 @@ def service() -> ConnectionService:
     return ConnectionService(rt.registry, rt.verifier, origins, rt.clock, remote)
 
 
+@observed("$connect")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         service().connect(WebSocketEvent(event))
     except Exception as exc:
-        return failure(exc)
+        error = as_service_error(exc)
+        metrics().count("ConnectsRefused", Reason=error.code)
+        return error_response(error)
+    metrics().count("Connects")
     return ok()

@@ -8,10 +8,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from . import logcontext
 from .errors import ConnectionGone, InvalidEvent, PayloadTooLarge
 from .eventlog import Entry, EventLog
 from .events import validate_event
 from .gateway import ManagementApi
+from .metrics import Metrics
 from .protocol import is_unicode, iso_time, not_json
 from .registry import Registry
 from .runtime import Clock
@@ -70,12 +72,14 @@ class Broadcaster:
         event_log: EventLog,
         gateway: ManagementApi,
         clock: Clock,
+        metrics: Metrics,
         max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
         self._registry = registry
         self._event_log = event_log
         self._gateway = gateway
         self._clock = clock
+        self._metrics = metrics
         self._max_frame_bytes = max_frame_bytes
 
     def broadcast(self, request: Broadcast) -> BroadcastResult:
@@ -84,6 +88,7 @@ class Broadcaster:
         The event is in the tenant's log before anything is delivered; a repeated ``event_id`` answers
         with the first id and delivers nothing.
         """
+        logcontext.bind(tenantId=request.tenant_id)
         data = validate_event(request.event, request.data)
         if request.event_id is not None and not is_unicode(request.event_id):
             raise InvalidEvent("eventId: not valid Unicode (a lone surrogate)")
@@ -100,11 +105,18 @@ class Broadcaster:
             event_id=request.event_id,
         )
         if appended.duplicate:
+            self._metrics.count("DuplicateBroadcasts")
             return BroadcastResult(id=appended.id, delivered=0, failed=0, pruned=0, duplicate=True)
         recipients = self._registry.recipients(request.tenant_id, now, request.conversation_id)
         frame = Entry(appended.id, body, request.conversation_id or "").frame()
         delivered, failed, gone = self.deliver(frame, recipients)
         self._registry.prune(request.tenant_id, gone)
+        metrics = self._metrics
+        metrics.count("Broadcasts")
+        metrics.count("Deliveries", delivered)
+        metrics.count("DeliveriesGone", len(gone))
+        metrics.count("DeliveryFailures", failed)
+        metrics.milliseconds("BroadcastLatency", (self._clock() - now) * 1000)
         return BroadcastResult(id=appended.id, delivered=delivered, failed=failed, pruned=len(gone))
 
     def deliver(self, frame: bytes, recipients: list[str]) -> tuple[int, int, list[str]]:

@@ -8,6 +8,7 @@ from typing import Any
 from . import runtime
 from .actions import MessageService, MessageSettings, UserActions
 from .apigw import WebSocketEvent
+from .observe import observed
 from .responses import failure, ok, reply_with
 from .upstream import CallService
 
@@ -20,13 +21,14 @@ def service() -> MessageService:
         burst=rt.settings.message_rate_limit_burst,
         heartbeat_interval_ms=rt.settings.heartbeat_interval_ms,
     )
-    messages = MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock)
+    messages = MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock, rt.metrics)
     # as-call-service's client (httpx) is made on the first user action, the broadcaster on the first announcement.
     upstream = functools.cache(lambda: CallService.from_settings(rt.settings))
     UserActions(upstream, lambda: rt.broadcaster).register(messages)
     return messages
 
 
+@observed("$default")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         view = WebSocketEvent(event)

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from .errors import as_service_error, error_body, error_headers
+from .errors import ServiceError, as_service_error, error_body, error_headers
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,10 @@ def reply_with(frame: bytes) -> dict[str, Any]:
 
 def failure(exc: BaseException) -> dict[str, Any]:
     """The response for an exception; unexpected ones are logged with their traceback, never returned."""
-    error = as_service_error(exc)
+    return error_response(as_service_error(exc))
+
+
+def error_response(error: ServiceError) -> dict[str, Any]:
     return {
         "statusCode": error.status,
         "headers": {"Content-Type": "application/json", **error_headers(error)},

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .config import Settings, get_settings
 from .eventlog import EventLog
+from .metrics import Metrics
 from .registry import ConnectionLimits, Registry
 from .stores import RedisClient, Stores, open_stores
 
@@ -72,6 +73,10 @@ class Runtime:
         )
 
     @functools.cached_property
+    def metrics(self) -> Metrics:
+        return Metrics({"Service": self.settings.service_name, "Stage": self.settings.stage})
+
+    @functools.cached_property
     def verifier(self) -> TokenVerifier:
         from .auth import TokenVerifier  # only the connect function verifies tokens
 
@@ -92,6 +97,7 @@ class Runtime:
             self.event_log,
             self.gateway,
             self.clock,
+            self.metrics,
             self.settings.max_frame_bytes,
         )
 

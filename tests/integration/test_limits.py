@@ -147,7 +147,7 @@ class SteppingClock:
 def message_service(clock: SteppingClock, rate_per_s: float, burst: int) -> MessageService:
     rt = runtime.current()
     settings = MessageSettings(rate_per_s=rate_per_s, burst=burst, heartbeat_interval_ms=30_000)
-    return MessageService(rt.registry, rt.event_log, rt.gateway, settings, clock)
+    return MessageService(rt.registry, rt.event_log, rt.gateway, settings, clock, rt.metrics)
 
 
 def ping_at(

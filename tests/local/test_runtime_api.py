@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from local.emf import MetricsBoard
 from local.invocation import InvocationError
 from local.model import FunctionSpec
 from local.pool import FunctionPool
@@ -55,7 +56,9 @@ def spec(tmp_path: Path) -> FunctionSpec:
 
 async def test_a_misbehaving_runtime_gets_clear_answers(spec: FunctionSpec) -> None:
     endpoint = RuntimeApiServer()
-    pool = FunctionPool(spec, {}, [sys.executable, "-c", SCRIPT], endpoint, limit=1, idle_timeout=60)
+    pool = FunctionPool(
+        spec, {}, [sys.executable, "-c", SCRIPT], endpoint, limit=1, idle_timeout=60, metrics=MetricsBoard()
+    )
     try:
         report = json.loads(await pool.invoke(b'{"n": 1}'))
         assert report["event"] == {"n": 1}
@@ -102,7 +105,9 @@ EXPECTING = textwrap.dedent(
 
 async def test_a_result_posted_with_expect_100_continue_is_taken(spec: FunctionSpec) -> None:
     endpoint = RuntimeApiServer()
-    pool = FunctionPool(spec, {}, [sys.executable, "-c", EXPECTING], endpoint, limit=1, idle_timeout=60)
+    pool = FunctionPool(
+        spec, {}, [sys.executable, "-c", EXPECTING], endpoint, limit=1, idle_timeout=60, metrics=MetricsBoard()
+    )
     try:
         answer = await asyncio.wait_for(pool.invoke(b'{"big": "' + b"x" * 4096 + b'"}'), 10)
         assert json.loads(answer)["echo"]["big"] == "x" * 4096

@@ -1,0 +1,56 @@
+"""Around every invocation: its log fields in scope, and its metrics written when the handler returns."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from . import logcontext, runtime
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+logcontext.install()
+
+
+def metrics() -> Metrics:
+    """This process's metrics (the runtime's)."""
+    return runtime.current().metrics
+
+
+def observed(route: str | None = None) -> Callable[[Handler], Handler]:
+    """Wrap a handler: ``route`` (else the event's route key) and the connection id go into its log records."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def invoke(event: Any, context: Any) -> dict[str, Any]:
+            with logcontext.scope(**_fields(event, route)):
+                try:
+                    return handler(event, context)
+                finally:
+                    _flush()
+
+        return invoke
+
+    return decorate
+
+
+def _fields(event: Any, route: str | None) -> dict[str, str]:
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    if not isinstance(request_context, dict):
+        return {"route": route} if route else {}
+    fields = {"route": route or str(request_context.get("routeKey", ""))}
+    if "connectionId" in request_context:
+        fields["connectionId"] = str(request_context["connectionId"])
+    return fields
+
+
+def _flush() -> None:
+    try:
+        metrics().flush()
+    except Exception:  # settings that do not load: the handler has answered the error already
+        log.exception("metrics not written")
