@@ -99,6 +99,14 @@ def parser() -> argparse.ArgumentParser:
         help="a Host name, besides loopback ones, that may use the admin, Invoke and @connections surfaces "
         "(repeatable; '*' for any, e.g. in a container)",
     )
+    g.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="port of the TLS listener (https://, wss://); default: the next port after --port (free with --port 0)",
+    )
+    g.add_argument("--no-tls", action="store_true", help="no TLS listener; requestContext.domainName is the Host")
+    g.add_argument("--data-dir", type=Path, default=None, help="per-user data directory for the local CA")
     g.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
     g.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     e = p.add_argument_group("functions")
@@ -137,6 +145,13 @@ def parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--reload", action="store_true", help="reload function code when a .py file under a CodeUri changes")
     e.add_argument("--reload-interval", type=float, default=1.0, help="seconds between --reload checks (%(default)s)")
+    e.add_argument(
+        "--aws-resources",
+        choices=["moto", "off"],
+        default="moto",
+        help="serve the template's tables, queues, topics, buckets, secrets and parameters with moto (%(default)s)",
+    )
+    e.add_argument("--aws-state", type=Path, default=None, help="file keeping moto's state across restarts")
     e.add_argument("--no-lambda-api", action="store_true", help="do not serve Lambda's Invoke API")
     lim = p.add_argument_group("API Gateway limits (defaults are AWS's)")
     lim.add_argument("--frame-limit", type=int, default=32 * KB, help="max frame bytes; over: close 1009 (%(default)s)")
@@ -216,6 +231,11 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         faults=list(args.fault),
         allowed_hosts=list(args.allow_host),
         log_level=args.log_level,
+        tls=not args.no_tls,
+        tls_port=args.tls_port,
+        data_dir=args.data_dir,
+        aws_resources=args.aws_resources,
+        aws_state=args.aws_state,
     )
 
 

@@ -13,10 +13,12 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from local.admin import AdminService
+from local.api_urls import ApiUrlRewriter, LocalAddresses
 from local.clock import now_ms
 from local.config import GatewayConfig
 from local.environments import function_environment, wants_redis
@@ -32,15 +34,36 @@ from local.management import ManagementService
 from local.model import AppModel, ScheduleSpec
 from local.pool import EnvironmentInvoker
 from local.redis_server import RedisServer
+from local.restapi import RestApiService, missing_authentication_token
 from local.runtime import InProcessInvoker
+from local.runtimes import runtime_mismatches
 from local.sandbox import runtime_command
 from local.schedules import ScheduleRunner
 from local.template import load_app
+from local.tls import TlsFiles, certificate_hosts, default_data_dir, prepare
 from local.websocket import WebSocketService
+
+if TYPE_CHECKING:
+    from local.moto_backing import MotoBacking
 
 log = logging.getLogger("local")
 
 READY_MARKER = "local gateway ready"
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def loopback_authority(host: str, port: int) -> str:
+    """``host:port`` a process on this machine reaches a listener on ``host`` by (a wildcard: loopback)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -73,16 +96,23 @@ class LocalGatewayServer:
     def __init__(self, config: GatewayConfig, shell: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.shell = dict(os.environ if shell is None else shell)
+        self.aws_port = free_loopback_port() if config.aws_resources == "moto" else None
         self.model: AppModel = load_app(
             Path(config.template),
             overrides=config.parameter_overrides,
             region=config.region,
             account_id=config.account_id,
+            aws_endpoint=None if self.aws_port is None else f"http://127.0.0.1:{self.aws_port}",
         )
         websocket = self.model.websocket
         self.stage = config.stage or (websocket.stage_name if websocket and websocket.stage_name else "dev")
         self.sock = bind_socket(config.host, config.port)
-        config.port = int(self.sock.getsockname()[1])
+        requested_port, config.port = config.port, int(self.sock.getsockname()[1])
+        self.tls_sock = self._bind_tls(requested_port) if config.tls else None
+        self.tls: TlsFiles | None = None
+        self.aws: MotoBacking | None = None
+        self.rewritten: dict[str, dict[str, str]] = {}
+        self.domain_name: str | None = None
         self.redis: RedisServer | None = None
         self.redis_url: str | None = None
         self.redis_source = "none"
@@ -92,16 +122,85 @@ class LocalGatewayServer:
 
     # --- setup ----------------------------------------------------------------------------------------------
 
+    def _bind_tls(self, requested_port: int) -> socket.socket:
+        config = self.config
+        if config.tls_port is not None:
+            return bind_socket(config.host, config.tls_port)
+        if requested_port == 0:
+            return bind_socket(config.host, 0)
+        try:
+            return bind_socket(config.host, config.port + 1)
+        except OSError:  # the next port is taken: any free one (the startup lines say which)
+            return bind_socket(config.host, 0)
+
+    @property
+    def tls_port(self) -> int | None:
+        return None if self.tls_sock is None else int(self.tls_sock.getsockname()[1])
+
+    def _start_tls(self) -> None:
+        if self.tls_sock is None:
+            return
+        data_dir = self.config.data_dir or default_data_dir(self.shell)
+        self.tls = prepare(data_dir, certificate_hosts(self.config.host, self.config.allowed_hosts), self.shell)
+        self.domain_name = loopback_authority(self.config.host, int(self.tls_port or 0))
+
+    def _start_aws(self) -> None:
+        if self.aws_port is None:
+            for resource in self.model.aws_resources:
+                off = f"{resource.logical_id} ({resource.type}) is not emulated (--aws-resources off)"
+                self.model.warnings.append(off)
+            return
+        if not self.model.aws_resources:
+            return
+        from local.moto_backing import MotoBacking
+
+        self.aws = MotoBacking(self.aws_port, self.config.region, self.config.aws_state).start()
+        self.aws.create(self.model.aws_resources)
+        self.aws.restore()
+
+    def _rewrites(self) -> dict[str, dict[str, str]]:
+        """Template values naming one of the app's own APIs, rewritten to the gateway's address."""
+        local = LocalAddresses(
+            plain=loopback_authority(self.config.host, self.config.port),
+            secure=None if self.tls_port is None else loopback_authority(self.config.host, self.tls_port),
+            websocket_stage=self.stage,
+        )
+        rewriter = ApiUrlRewriter(self.model.apis, local)
+        set_by_gateway = self._gateway_variables()
+        rewrites: dict[str, dict[str, str]] = {}
+        for lid, spec in self.model.functions.items():
+            for name, value in spec.environment.items():
+                new = rewriter.rewrite(value)
+                if new != value and name not in set_by_gateway:
+                    rewrites.setdefault(lid, {})[name] = new
+        return rewrites
+
+    def _gateway_variables(self) -> dict[str, str]:
+        base = f"http://{loopback_authority(self.config.host, self.config.port)}"
+        variables = {
+            "WEBSOCKET_API_ENDPOINT": f"http://{self.config.host}:{self.config.port}/{self.stage}",
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{base}/{self.stage}",
+        }
+        if self.config.lambda_api:
+            variables["AWS_ENDPOINT_URL_LAMBDA"] = base
+        if self.aws is not None:
+            variables["AWS_ENDPOINT_URL"] = self.aws.url
+        if self.tls is not None:
+            bundle = str(self.tls.trust_bundle)
+            variables.update(AWS_CA_BUNDLE=bundle, SSL_CERT_FILE=bundle, REQUESTS_CA_BUNDLE=bundle)
+        return variables
+
     def _environments(self, redis_url: str | None) -> dict[str, dict[str, str]]:
-        endpoint = f"http://{self.config.host}:{self.config.port}/{self.stage}"
+        gateway = self._gateway_variables()
         return {
             lid: function_environment(
                 spec,
                 shell=self.shell,
                 env_vars=self.config.env_vars,
                 region=self.config.region,
-                gateway={"WEBSOCKET_API_ENDPOINT": endpoint},
+                gateway=gateway,
                 redis_url=redis_url,
+                template_values=self.rewritten.get(lid),
             )
             for lid, spec in self.model.functions.items()
         }
@@ -137,13 +236,17 @@ class LocalGatewayServer:
         )
 
     def build(self) -> web.Application:
-        envs = self._start_redis()
-        invoker = self._invoker(envs)
+        self._start_aws()
+        self._start_tls()
+        self.rewritten = self._rewrites()
+        invoker = self._invoker(self._start_redis())
         gateway = Gateway(self.config, self.model, invoker, self.stage)
+        gateway.domain_name = self.domain_name
         self.gateway = gateway
         self.websocket = WebSocketService(gateway)
         self.management = ManagementService(gateway, self.websocket)
         self.http = HttpApiService(gateway)
+        self.rest = RestApiService(gateway)
         self.lambda_api = LambdaApi(gateway)
         self.admin = AdminService(gateway, self.fire_schedule, self.reload)
         self.schedules = ScheduleRunner(self.model.schedules, self.fire_schedule, self.config.schedule_speed)
@@ -169,8 +272,13 @@ class LocalGatewayServer:
         matched = self.http.match(request)
         if matched is not None:
             return await self.http.handle(request, *matched)
+        rest = self.rest.match(request)
+        if rest is not None:
+            return await self.rest.handle(request, *rest)
         if is_ws_path:
             return web.Response(status=426, text="Upgrade Required", headers={"Upgrade": "websocket"})
+        if self.model.rest_routes and not self.model.http_routes:
+            return missing_authentication_token()
         return web.json_response({"message": "Not Found"}, status=404)
 
     async def fire_schedule(self, schedule: ScheduleSpec) -> None:
@@ -241,6 +349,10 @@ class LocalGatewayServer:
             lines.append(f"@connections: http://{base}/{self.stage}/@connections/{{connectionId}}")
         for http_route in self.model.http_routes:
             lines.append(f"HTTP {http_route.route_key:<40} -> {http_route.function}")
+        for rest_route in self.model.rest_routes:
+            key = f"{rest_route.method} {rest_route.path}"
+            lines.append(f"REST {key:<40} -> {rest_route.function} (also under /{rest_route.stage})")
+        lines.extend(self._describe_local_services())
         for schedule in self.model.schedules:
             state = "enabled" if schedule.enabled and self.config.schedules == "on" else "manual"
             lines.append(f"schedule {schedule.name} {schedule.expression} -> {schedule.function} ({state})")
@@ -255,8 +367,30 @@ class LocalGatewayServer:
             )
         if self.gateway and self.gateway.faults:
             lines.append(f"FAULT INJECTION ON: {[r.text for r in self.gateway.faults.rules]}")
+        for function, variables in sorted(self.rewritten.items()):
+            for name, value in sorted(variables.items()):
+                lines.append(f"API URL rewritten: {function} {name}={value}")
+        lines.extend(f"RUNTIME: {line}" for line in runtime_mismatches(self.model.functions.values()))
         for warning in self.model.warnings:
             lines.append(f"NOT EMULATED: {warning}")
+        return lines
+
+    def _describe_local_services(self) -> list[str]:
+        lines: list[str] = []
+        if self.tls is not None and self.domain_name is not None:
+            secure = self.domain_name
+            if self.model.websocket is not None:
+                lines.append(f"TLS: wss://{secure}/{self.stage}, https://{secure}/{self.stage}/@connections/{{id}}")
+                lines.append(f"  requestContext.domainName: {secure}")
+            lines.append(f"  local CA: {self.tls.ca_cert} (functions trust it via AWS_CA_BUNDLE, SSL_CERT_FILE)")
+        if self.config.lambda_api:
+            base = f"http://{loopback_authority(self.config.host, self.config.port)}"
+            lines.append(f"Lambda Invoke API: {base} (AWS_ENDPOINT_URL_LAMBDA)")
+        if self.aws is not None:
+            state = f"kept in {self.config.aws_state}" if self.config.aws_state else "in memory"
+            lines.append(f"AWS resources: moto at {self.aws.url} (AWS_ENDPOINT_URL), state {state}")
+            lines.extend(f"  backed: {created}" for created in self.aws.created)
+            lines.extend(f"  NOT CREATED: {failed}" for failed in self.aws.failed)
         return lines
 
     async def serve(self) -> None:
@@ -278,6 +412,17 @@ class LocalGatewayServer:
         listener = await loop.create_server(
             lambda: FastLane(aiohttp_server, self.management, self.local_only, lanes), sock=self.sock, backlog=1024
         )
+        listeners = [listener]
+        if self.tls_sock is not None and self.tls is not None:
+            listeners.append(
+                await loop.create_server(
+                    lambda: FastLane(aiohttp_server, self.management, self.local_only, lanes),
+                    sock=self.tls_sock,
+                    backlog=1024,
+                    ssl=self.tls.server_context(),
+                    ssl_handshake_timeout=self.config.header_timeout,
+                )
+            )
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
@@ -288,7 +433,8 @@ class LocalGatewayServer:
             self.schedules.start()
         if self.config.reload:
             tasks.append(asyncio.create_task(self._watch_code()))
-        print(f"{READY_MARKER} on http://{self.config.host}:{self.config.port} stage {self.stage}", flush=True)
+        tls = f" tls {self.tls_port}" if self.tls is not None else ""
+        print(f"{READY_MARKER} on http://{self.config.host}:{self.config.port} stage {self.stage}{tls}", flush=True)
         try:
             await self._stop.wait()
         finally:
@@ -298,7 +444,8 @@ class LocalGatewayServer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            listener.close()
+            for each in listeners:
+                each.close()
             for lane in list(lanes):
                 lane.close()
             await runner.cleanup()
@@ -316,5 +463,10 @@ class LocalGatewayServer:
         if self.redis is not None:
             self.redis.stop()
             self.redis = None
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        for sock in (self.sock, self.tls_sock):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()

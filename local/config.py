@@ -59,3 +59,13 @@ class GatewayConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     """Host names, besides loopback ones, that may use the local-only surfaces (``*``: any); for containers."""
     log_level: str = "INFO"
+    tls: bool = True
+    """Also listen with TLS (certificate from a local CA in ``data_dir``)."""
+    tls_port: int | None = None
+    """The TLS listener's port; ``None``: the next port after ``port`` (a free one when ``port`` is 0)."""
+    data_dir: Path | None = None
+    """Per-user data directory (the local CA); ``None``: the platform's default (see :mod:`local.tls`)."""
+    aws_resources: str = "moto"
+    """``moto``: the template's tables, queues, ... served by moto's server mode; ``off``: not emulated."""
+    aws_state: Path | None = None
+    """File that keeps moto's state across restarts; ``None``: in memory only."""

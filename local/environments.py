@@ -50,11 +50,14 @@ def function_environment(
     region: str,
     gateway: Mapping[str, str],
     redis_url: str | None,
+    template_values: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """``template_values``: the template's value of a variable, where the gateway rewrote it (see
+    :mod:`local.api_urls`); a shell, ``Parameters`` or ``--env-vars`` value still takes precedence."""
     env = system_subset(shell)
     parameters = env_vars.get("Parameters") or {}
     own = env_vars.get(spec.logical_id) or env_vars.get(spec.name) or {}
-    for name, value in spec.environment.items():
+    for name, value in {**spec.environment, **(template_values or {})}.items():
         if name in shell:
             value = shell[name]
         if name in parameters:

@@ -301,3 +301,71 @@ def schedule_payload(text_input: str | None, *, rule_arn: str, region: str, acco
     if text_input is not None:
         return json.loads(text_input)
     return scheduled_event(rule_arn=rule_arn, region=region, account_id=account_id, now_ms=now_ms)
+
+
+def rest_v1_event(
+    *,
+    resource: str,
+    method: str,
+    path: str,
+    stage: str,
+    raw_query: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    path_parameters: Mapping[str, str],
+    source_ip: str,
+    user_agent: str,
+    domain_name: str,
+    api_id: str,
+    resource_id: str,
+    account_id: str,
+    now_ms: int,
+    request_id: str,
+    protocol: str = "HTTP/1.1",
+) -> dict[str, Any]:
+    """A REST API event, payload format 1.0 (Lambda proxy integration): absent maps are ``null``, binary media
+    types are off (the body is text)."""
+    single_headers, multi_headers = _single_and_multi(headers)
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    single_query, multi_query = _single_and_multi(query)
+    return {
+        "version": "1.0",
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": single_query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "requestContext": {
+            "resourceId": resource_id,
+            "apiId": api_id,
+            "resourcePath": resource,
+            "httpMethod": method,
+            "requestId": request_id,
+            "accountId": account_id,
+            "stage": stage,
+            "identity": {
+                "apiKey": None,
+                "userArn": None,
+                "cognitoAuthenticationType": None,
+                "caller": None,
+                "userAgent": user_agent,
+                "user": None,
+                "cognitoIdentityPoolId": None,
+                "cognitoAuthenticationProvider": None,
+                "sourceIp": source_ip,
+                "accountId": None,
+            },
+            "extendedRequestId": request_id,
+            "path": f"/{stage}{path}",
+            "protocol": protocol,
+            "domainName": domain_name,
+            "requestTimeEpoch": now_ms,
+            "requestTime": clf_time(now_ms),
+        },
+        "pathParameters": dict(path_parameters) or None,
+        "stageVariables": None,
+        "body": body.decode("utf-8", errors="replace") if body else None,
+        "isBase64Encoded": False,
+    }

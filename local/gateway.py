@@ -51,6 +51,9 @@ class Gateway:
         self.selector = RouteSelector(self.api.route_selection_expression if self.api else "$request.body.action")
         self.route_keys = frozenset(self.api.routes) if self.api else frozenset[str]()
         self.background: set[Any] = set()
+        self.domain_name: str | None = None
+        """``requestContext.domainName`` of WebSocket events: the TLS listener's ``host:port``, under which
+        ``https://{domainName}/{stage}`` reaches @connections; ``None``: the client's ``Host``."""
 
     @property
     def base_url(self) -> str:

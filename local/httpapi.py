@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -27,14 +27,25 @@ log = logging.getLogger("local.http")
 _PARAMETER = re.compile(r"\{([^}+]+)(\+?)\}")
 
 
+class Routable(Protocol):
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+R = TypeVar("R", bound=Routable)
+
+
 @dataclass(frozen=True, slots=True)
-class CompiledRoute:
-    route: HttpRoute
+class CompiledRoute(Generic[R]):
+    route: R
     pattern: re.Pattern[str] | None
     rank: tuple[int, int, int, int]
 
 
-def _compile(route: HttpRoute) -> CompiledRoute:
+def _compile(route: R) -> CompiledRoute[R]:
     if route.path == "$default":
         return CompiledRoute(route, None, (3, 0, 0, 0))
     regex, position, greedy, literal = "", 0, 0, 0
@@ -55,11 +66,13 @@ def _compile(route: HttpRoute) -> CompiledRoute:
     return CompiledRoute(route, re.compile(f"^{regex}$"), (greedy, has_parameters, -literal, any_method))
 
 
-class HttpRouter:
-    def __init__(self, routes: Iterable[HttpRoute]) -> None:
+class HttpRouter(Generic[R]):
+    """Routes by path (the most specific first: literal, then parameters, then greedy ``{proxy+}``) and method."""
+
+    def __init__(self, routes: Iterable[R]) -> None:
         self.routes = sorted((_compile(r) for r in routes), key=lambda c: c.rank)
 
-    def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[R, dict[str, str]] | None:
         for compiled in self.routes:
             if compiled.pattern is None:
                 return compiled.route, {}
@@ -101,7 +114,7 @@ def map_response(result: Any) -> tuple[int, CIMultiDict[str], bytes]:
 class HttpApiService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
-        self.router = HttpRouter(gateway.model.http_routes)
+        self.router = HttpRouter[HttpRoute](gateway.model.http_routes)
 
     def match(self, request: web.Request) -> tuple[HttpRoute, dict[str, str]] | None:
         return self.router.match(request.method, request.path)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from local.aws_resources import Physical, physical
+
 NO_VALUE = object()
 """Marker for ``Ref: AWS::NoValue``: the key holding it is dropped."""
 
@@ -41,8 +43,12 @@ class Resolver:
         region: str,
         account_id: str,
         stack_name: str,
+        aws_endpoint: str | None = None,
     ) -> None:
         self.resources = resources
+        self.aws_endpoint = aws_endpoint
+        """Where a local stand-in serves the template's tables, queues, ...: their Ref/GetAtt name local ones."""
+        self._physical: dict[str, Physical | None] = {}
         self.parameters = dict(parameters)
         self.condition_definitions = conditions
         self.mappings = mappings
@@ -77,6 +83,23 @@ class Resolver:
     def function_arn(self, logical_id: str) -> str:
         name = self.function_name(logical_id)
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def physical(self, logical_id: str) -> Physical | None:
+        """The local name and ARNs of a resource the stand-in backs (None for others, or without a stand-in)."""
+        if self.aws_endpoint is None:
+            return None
+        if logical_id not in self._physical:
+            self._physical[logical_id] = None  # a resource whose name refers to itself resolves without it
+            self._physical[logical_id] = physical(
+                logical_id,
+                self._type(logical_id),
+                self._properties(logical_id),
+                self.to_string,
+                region=self.region,
+                account_id=self.account_id,
+                aws_endpoint=self.aws_endpoint,
+            )
+        return self._physical[logical_id]
 
     def condition(self, name: str) -> bool:
         if name not in self._condition_values:
@@ -141,11 +164,16 @@ class Resolver:
         if name in self.parameters:
             return self.parameters[name]
         if name in self.resources:
+            backed = self.physical(name)
+            if backed is not None:
+                return backed.ref
             kind = self._type(name)
             if kind == "AWS::Lambda::Function":
                 return self.function_name(name)
             if kind in ("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi"):
                 return local_api_id(name)
+            if kind == "AWS::ApiGateway::Stage":
+                return self.resolve(self._properties(name).get("StageName", name))
             if kind == "AWS::ApiGatewayV2::Stage":
                 return self.resolve(self._properties(name).get("StageName", name))
             return name
@@ -154,6 +182,9 @@ class Resolver:
     def _get_att(self, logical_id: str, attribute: str) -> Any:
         if logical_id not in self.resources:
             return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
+        backed = self.physical(logical_id)
+        if backed is not None and attribute in backed.attributes:
+            return backed.attributes[attribute]
         kind = self._type(logical_id)
         if kind == "AWS::Lambda::Function" and attribute == "Arn":
             return self.function_arn(logical_id)
@@ -165,6 +196,11 @@ class Resolver:
                 protocol = self._properties(logical_id).get("ProtocolType", "HTTP")
                 scheme = "wss" if protocol == "WEBSOCKET" else "https"
                 return f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"
+        if kind == "AWS::ApiGateway::RestApi":
+            if attribute == "RootResourceId":
+                return f"{logical_id}.RootResourceId"
+            if attribute == "RestApiId":
+                return local_api_id(logical_id)
         if attribute == "Arn":
             return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}"
         return f"{logical_id}.{attribute}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,41 @@ class HttpRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class RestRoute:
+    """A REST API (v1) method with a Lambda proxy integration, served with payload format 1.0."""
+
+    method: str
+    """Upper-case HTTP method, or ``ANY``."""
+    path: str
+    """The resource path (``/items/{id}``, ``/{proxy+}``)."""
+    function: str
+    api_id: str
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAddress:
+    """One of the template's APIs, as its deployed URLs name it (``https://{api_id}.execute-api...``)."""
+
+    api_id: str
+    kind: str
+    """``WEBSOCKET``, ``HTTP`` or ``REST``."""
+    logical_id: str
+    stages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwsResource:
+    """A resource of the template other than the API and its functions (a table, a queue, ...), properties resolved."""
+
+    logical_id: str
+    type: str
+    properties: dict[str, Any]
+    name: str
+    """The local name (its declared name, else the logical id)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSpec:
     name: str
     function: str
@@ -82,3 +118,7 @@ class AppModel:
     account_id: str
     warnings: list[str] = field(default_factory=list)
     """Template features the gateway does not emulate, for the startup message."""
+    rest_routes: list[RestRoute] = field(default_factory=list)
+    apis: list[ApiAddress] = field(default_factory=list)
+    aws_resources: list[AwsResource] = field(default_factory=list)
+    """Resources a local AWS stand-in may back (see :mod:`local.aws_resources`)."""

@@ -16,20 +16,24 @@ from typing import Any
 
 import yaml
 
+from local import openapi
+from local.aws_resources import BACKED_TYPES
 from local.intrinsics import Resolver, local_api_id
 from local.model import (
+    ApiAddress,
     AppModel,
     AuthorizerSpec,
+    AwsResource,
     FunctionSpec,
     HttpRoute,
     ScheduleSpec,
     WebSocketApiSpec,
     WsRoute,
 )
+from local.rest_template import RestRoutes
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 _FUNCTION_IN_URI = re.compile(r":function:([^/:]+)")
-_HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _SUPPORTED_TYPES = {
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
@@ -47,6 +51,12 @@ _SUPPORTED_TYPES = {
     "AWS::Events::Rule",
     "AWS::Scheduler::Schedule",
     "AWS::Logs::LogGroup",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Deployment",
+    *BACKED_TYPES,
 }
 
 
@@ -84,8 +94,10 @@ _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_a
 
 
 def read_template(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_CfnLoader)  # noqa: S506
+    try:
+        data = read_template_like(path)
+    except (yaml.YAMLError, ValueError) as error:
+        raise TemplateError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation/SAM template (no Resources)")
     return data
@@ -186,6 +198,7 @@ def load_app(
     region: str = "us-east-1",
     account_id: str = DEFAULT_ACCOUNT_ID,
     stack_name: str = "local",
+    aws_endpoint: str | None = None,
 ) -> AppModel:
     """Read, transform and resolve a SAM template into what the gateway serves."""
     path = path.resolve()
@@ -210,6 +223,7 @@ def load_app(
         region=region,
         account_id=account_id,
         stack_name=stack_name,
+        aws_endpoint=aws_endpoint,
     )
     builder = _Builder(resources, resolver, code_dirs, path.parent, warnings)
     model = builder.build(region, account_id)
@@ -250,6 +264,8 @@ class _Builder:
                     self.function_by_name[spec.name] = logical_id
         websocket = self._websocket()
         http_routes = self._http_routes()
+        rest = RestRoutes(self._of_type, self.resolver, self._function_of_uri, self.warnings)
+        rest_routes, rest_stages = rest.build()
         schedules = self._schedules()
         return AppModel(
             functions=self.functions,
@@ -259,7 +275,33 @@ class _Builder:
             region=region,
             account_id=account_id,
             warnings=self.warnings,
+            rest_routes=rest_routes,
+            apis=self._apis(rest_stages),
+            aws_resources=[
+                AwsResource(lid, kind, self.resolver.resolve(props), self._physical_name(lid))
+                for kind in BACKED_TYPES
+                for lid, props in self._of_type(kind)
+            ],
         )
+
+    def _physical_name(self, logical_id: str) -> str:
+        backed = self.resolver.physical(logical_id)
+        return logical_id if backed is None else backed.name
+
+    def _apis(self, rest_stages: Mapping[str, list[str]]) -> list[ApiAddress]:
+        apis = [
+            ApiAddress(local_api_id(lid), "REST", lid, tuple(rest_stages.get(lid, ())))
+            for lid, _ in self._of_type("AWS::ApiGateway::RestApi")
+        ]
+        for lid, props in self._of_type("AWS::ApiGatewayV2::Api"):
+            stages = tuple(
+                self.resolver.to_string(p.get("StageName"))
+                for _, p in self._of_type("AWS::ApiGatewayV2::Stage")
+                if self._api_of(p) == lid
+            )
+            kind = "WEBSOCKET" if props.get("ProtocolType") == "WEBSOCKET" else "HTTP"
+            apis.append(ApiAddress(local_api_id(lid), kind, lid, stages))
+        return apis
 
     def _active(self, resource: Any) -> bool:
         if not isinstance(resource, dict):
@@ -442,31 +484,23 @@ class _Builder:
                 if key == "$default":
                     method, path = "ANY", "$default"
                 routes.append(HttpRoute(method.upper(), path, function, version, api_id))
-        for logical_id, _ in self._of_type("AWS::ApiGateway::RestApi"):
-            self.warnings.append(f"{logical_id}: REST APIs (AWS::ApiGateway::RestApi) are not emulated")
         return routes
 
     def _openapi_routes(self, logical_id: str, api_id: str, body: Mapping[str, Any]) -> list[HttpRoute]:
         routes: list[HttpRoute] = []
-        for path, operations in (body.get("paths") or {}).items():
-            for method, operation in (operations or {}).items():
-                if not isinstance(operation, dict):
-                    continue
-                integration = operation.get("x-amazon-apigateway-integration")
-                if not isinstance(integration, dict):
-                    continue
-                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                if verb != "ANY" and method not in _HTTP_METHODS:
-                    continue
-                where = f"{logical_id} {verb} {path}"
-                if str(integration.get("type", "")).lower() != "aws_proxy":
-                    self.warnings.append(f"{where}: integration type {integration.get('type')} not emulated")
-                    continue
-                function = self._function_of_uri(integration.get("uri"), where)
-                if function is None:
-                    continue
-                version = str(integration.get("payloadFormatVersion", "2.0"))
-                routes.append(HttpRoute(verb, str(path), function, version, api_id))
+        for path, verb, operation in openapi.operations(body):
+            integration = operation.get("x-amazon-apigateway-integration")
+            if not isinstance(integration, dict):
+                continue
+            where = f"{logical_id} {verb} {path}"
+            if str(integration.get("type", "")).lower() != "aws_proxy":
+                self.warnings.append(f"{where}: integration type {integration.get('type')} not emulated")
+                continue
+            function = self._function_of_uri(integration.get("uri"), where)
+            if function is None:
+                continue
+            version = str(integration.get("payloadFormatVersion", "2.0"))
+            routes.append(HttpRoute(verb, path, function, version, api_id))
         return routes
 
     # --- schedules ------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-_READY = re.compile(r"local gateway ready on (http://[^\s]+):(\d+) stage (\S+)")
+_READY = re.compile(r"local gateway ready on (http://[^\s]+):(\d+) stage (\S+)(?: tls (\d+))?")
 
 
 class GatewayStartError(RuntimeError):
@@ -66,6 +66,8 @@ class LocalGateway:
         self.startup_timeout = startup_timeout
         self.python = python
         self.port = 0
+        self.tls_port: int | None = None
+        """The TLS listener's port (``None`` with ``--no-tls``)."""
         self.process: subprocess.Popen[str] | None = None
         self._lines: list[str] = []
         self._changed = threading.Condition()
@@ -87,6 +89,16 @@ class LocalGateway:
     def management_endpoint(self) -> str:
         """``http://127.0.0.1:PORT/STAGE``: ``endpoint_url`` of boto3's ``apigatewaymanagementapi`` client."""
         return f"http://{self.host}:{self.port}/{self.stage}"
+
+    @property
+    def wss_url(self) -> str:
+        """``wss://127.0.0.1:TLS_PORT/STAGE``: the WebSocket API over TLS."""
+        return f"wss://{self.host}:{self.tls_port}/{self.stage}"
+
+    @property
+    def secure_management_endpoint(self) -> str:
+        """``https://127.0.0.1:TLS_PORT/STAGE``: @connections over TLS (trust the CA the startup log names)."""
+        return f"https://{self.host}:{self.tls_port}/{self.stage}"
 
     # --- output ---------------------------------------------------------------------------------------------
 
@@ -175,6 +187,7 @@ class LocalGateway:
             raise GatewayStartError(f"local gateway did not start: {error}") from None
         self.port = int(ready.group(2))
         self.stage = ready.group(3)
+        self.tls_port = int(ready.group(4)) if ready.group(4) else None
         return self
 
     def stop(self, timeout: float = 20.0) -> int | None:

@@ -459,7 +459,7 @@ class WebSocketService:
             connected_at=now_ms(),
             source_ip=_shared(source_ip),
             user_agent=_shared(user_agent),
-            domain_name=_shared(host),
+            domain_name=self.gw.domain_name or _shared(host),
             stage=self.gw.stage,
             api_id=api.api_id,
         )

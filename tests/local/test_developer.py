@@ -114,10 +114,11 @@ def test_unsupported_features_are_named_at_startup(tmp_path: Path) -> None:
             """
         )
     )
-    with LocalGateway(template, env={"REDIS_URL": None}, args=["--redis", "off"]) as gateway:
+    args = ["--redis", "off", "--aws-resources", "off"]
+    with LocalGateway(template, env={"REDIS_URL": None}, args=args) as gateway:
         logs = gateway.logs
     assert "NOT EMULATED: Route: integration type MOCK is not emulated (AWS_PROXY only)" in logs
-    assert "NOT EMULATED: Table (AWS::DynamoDB::Table) is not emulated" in logs
+    assert "NOT EMULATED: Table (AWS::DynamoDB::Table) is not emulated (--aws-resources off)" in logs
 
 
 def test_a_port_in_use_is_a_clear_startup_error() -> None:

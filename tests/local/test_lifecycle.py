@@ -26,7 +26,7 @@ async def test_plain_template_without_connect_disconnect_default_and_embedded_re
     with LocalGateway(MINIMAL, env={"REDIS_URL": None}) as gateway:
         assert gateway.stage == "v1"
         assert "embedded redis-server started by the gateway" in gateway.logs
-        assert "NOT EMULATED: Queue (AWS::SQS::Queue) is not emulated" in gateway.logs
+        assert "backed: Queue (AWS::SQS::Queue) Queue" in gateway.logs
         async with websockets.connect(gateway.ws_url) as ws:
             await ws.send(json.dumps({"kind": "ping"}))
             assert await ws.recv() == "pong"
