@@ -1,0 +1,21 @@
+import json
+import os
+import time
+
+import boto3
+
+sns = boto3.client("sns")
+
+
+def handler(event, context):
+    api = boto3.client("apigatewaymanagementapi", endpoint_url="https://" + event["domainName"] + "/" + event["stage"])
+    message = json.dumps({"welcome": event["nickname"]}).encode()
+    for _attempt in range(50):  # the connection opens once $connect has returned
+        try:
+            api.post_to_connection(ConnectionId=event["connectionId"], Data=message)
+            break
+        except api.exceptions.GoneException:
+            time.sleep(0.1)
+    else:
+        raise RuntimeError("connection never opened")
+    sns.publish(TopicArn=os.environ["AUDIT_TOPIC"], Message=json.dumps({"welcomed": event["connectionId"]}))
