@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import time
@@ -100,9 +101,8 @@ def validation_message(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def error_response(exc: BaseException) -> JSONResponse:
-    """The one mapping from an exception to the API's answer: ``{"error": {code, message}}``, no traceback."""
-    error = as_service_error(exc)
+def error_response(error: ServiceError) -> JSONResponse:
+    """The API's answer for a mapped error: ``{"error": {code, message}}``, no traceback."""
     return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 
@@ -120,14 +120,21 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
         if not expected or not hmac.compare_digest(given, expected):
             raise Unauthorized("missing or invalid X-Internal-Service-Key")
 
-    # Every error crosses error_response(). Handlers registered for specific classes run inside the app (the
-    # answer is final); the ``Exception`` one is Starlette's last resort for anything else.
+    def refuse(exc: BaseException) -> JSONResponse:
+        """Every error crosses here: mapped once (errors.as_service_error), counted by reason, answered."""
+        error = as_service_error(exc)
+        with contextlib.suppress(Exception):  # settings that do not load: the answer matters more than a count
+            runtime().metrics.count("RequestsRefused", Reason=error.code)
+        return error_response(error)
+
+    # Handlers registered for specific classes run inside the app (the answer is final); the ``Exception`` one is
+    # Starlette's last resort for anything else.
     async def service_error(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(exc)
+        return refuse(exc)
 
     async def request_invalid(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, (RequestValidationError, ValidationError)) else []
-        return error_response(InvalidEvent(validation_message(errors)))
+        return refuse(InvalidEvent(validation_message(errors)))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
@@ -139,7 +146,7 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
         else:
             mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
             mapped.status = status
-        return error_response(mapped)
+        return refuse(mapped)
 
     app.add_exception_handler(Exception, service_error)
     app.add_exception_handler(ServiceError, service_error)

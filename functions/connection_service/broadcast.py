@@ -18,6 +18,7 @@ raised, so a synchronous invoker gets no stack trace: invoke with ``RequestRespo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -60,6 +61,8 @@ class EventSource(Protocol):
 def direct_failure(exc: BaseException) -> dict[str, Any]:
     """A direct invoker's error answer, mapped by the same rules as the HTTP API (errors.as_service_error)."""
     error = as_service_error(exc)
+    with contextlib.suppress(Exception):  # settings that do not load: the answer matters more than a count
+        runtime.current().metrics.count("RequestsRefused", Reason=error.code)
     answer: dict[str, Any] = {"ok": False, "status": error.status, **error_body(error)}
     answer["retryable"] = error.status == 503
     if error.retry_after is not None:

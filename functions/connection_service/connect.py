@@ -10,7 +10,7 @@ from .apigw import WebSocketEvent
 from .connections import ConnectionService, OriginPolicy, TokenConfirmer
 from .errors import as_service_error
 from .observe import metrics, observed
-from .responses import error_response, ok
+from .responses import failure_of, ok
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,6 +33,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception as exc:
         error = as_service_error(exc)
         metrics().count("ConnectsRefused", Reason=error.code)
-        return error_response(error)
+        return failure_of(error)
     metrics().count("Connects")
     return ok()

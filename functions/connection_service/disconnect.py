@@ -6,8 +6,9 @@ from typing import Any
 
 from . import runtime
 from .apigw import WebSocketEvent
+from .errors import as_service_error
 from .observe import metrics, observed
-from .responses import failure, ok
+from .responses import failure_of, ok
 
 
 @observed("$disconnect")
@@ -15,6 +16,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         runtime.current().registry.unregister(WebSocketEvent(event).connection_id)
     except Exception as exc:
-        return failure(exc)
+        error = as_service_error(exc)
+        metrics().count("DisconnectsFailed", Reason=error.code)
+        return failure_of(error)
     metrics().count("Disconnects")
     return ok()

@@ -26,10 +26,10 @@ def reply_with(frame: bytes) -> dict[str, Any]:
 
 def failure(exc: BaseException) -> dict[str, Any]:
     """The response for an exception; unexpected ones are logged with their traceback, never returned."""
-    return error_response(as_service_error(exc))
+    return failure_of(as_service_error(exc))
 
 
-def error_response(error: ServiceError) -> dict[str, Any]:
+def failure_of(error: ServiceError) -> dict[str, Any]:
     return {
         "statusCode": error.status,
         "headers": {"Content-Type": "application/json", **error_headers(error)},

@@ -96,6 +96,21 @@ def test_a_broadcast_counts_deliveries_gone_connections_and_its_latency(
     assert latency >= 0
 
 
+def test_refused_requests_are_counted_by_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    event = load_event("http_api_v2_post")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/broadcast/tenant/tenant-a"
+    event["routeKey"] = "$default"
+    event["headers"] = {"content-type": "application/json", "x-internal-service-key": "wrong"}
+    event.pop("pathParameters", None)
+
+    assert broadcast.handler(event, LambdaContext())["statusCode"] == 401
+    assert broadcast.handler({"event": "no_such_event", "tenantId": "t"}, LambdaContext())["status"] == 422
+
+    documents = emitted(capsys)
+    assert values(documents, "RequestsRefused", Reason="unauthorized") == [1]
+    assert values(documents, "RequestsRefused", Reason="invalid_event") == [1]
+
+
 def test_a_disconnect_is_counted(token: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
     assert connect_as(token("tenant-a", "u1"), A) == 200
     event = load_event("websocket_disconnect")

@@ -67,3 +67,37 @@ def test_the_internal_routes_are_http_api_events(expanded: dict[str, Any]) -> No
         "/broadcast/conversation/{conversation_id}",
         "/health/",
     } <= set(paths)
+
+
+def test_the_functions_log_in_lambda_s_json_format() -> None:
+    template = yaml_parse(TEMPLATE.read_text())
+    assert template["Globals"]["Function"]["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_every_alarm_on_the_service_s_metrics_names_a_metric_the_functions_emit() -> None:
+    from connection_service.errors import StoreUnavailable
+    from connection_service.metrics import NAMESPACE
+
+    template = yaml_parse(TEMPLATE.read_text())
+    sources = "".join(p.read_text() for p in (TEMPLATE.parent / "functions" / "connection_service").glob("*.py"))
+    alarms = {
+        name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert {"FunctionErrorsAlarm", "FunctionThrottlesAlarm", "DeliveryFailureAlarm", "RedisUnavailableAlarm"} <= set(
+        alarms
+    )
+    ours = [
+        query["MetricStat"]["Metric"]
+        for alarm in alarms.values()
+        for query in alarm["Metrics"]
+        if query.get("MetricStat", {}).get("Metric", {}).get("Namespace") == NAMESPACE
+    ]
+    assert ours
+    for metric in ours:
+        assert f'"{metric["MetricName"]}"' in sources, metric["MetricName"]
+        reasons = [d["Value"] for d in metric["Dimensions"] if d["Name"] == "Reason"]
+        assert reasons in ([], [StoreUnavailable.code])
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
