@@ -381,7 +381,7 @@ class EmbeddedCluster:
                             return False
                         replicas += 1
                     maps.add(self._slot_map(admin))
-            return len(maps) == 1 and sum(len(group) - 1 for _, group in next(iter(maps))) == replicas
+            return len(maps) == 1 and len({r for _, group in next(iter(maps)) for r in group[1:]}) == replicas
 
         wait_for(healthy, timeout or self.startup_timeout, "cluster_state ok, replicas in sync, one slot map")
 
