@@ -12,6 +12,18 @@ from local.redis_server import EmbeddedCluster, RedisServer
 from tests.support.redis_backends import CLUSTER, STANDALONE, RedisBackend
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gateways started by the tests keep their local CA in a directory of the session, never in the user's home."""
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of a real Redis server: ``TEST_REDIS_URL`` when set, else one started for this session."""
