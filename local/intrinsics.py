@@ -20,6 +20,14 @@ from local.aws_resources import Physical, physical
 NO_VALUE = object()
 """Marker for ``Ref: AWS::NoValue``: the key holding it is dropped."""
 
+PLACEHOLDER = "<unresolved "
+
+
+def holds_placeholder(text: str) -> bool:
+    """Whether ``text`` was made with something that cannot be resolved locally (say, a cache's endpoint)."""
+    return PLACEHOLDER in text
+
+
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -203,7 +211,7 @@ class Resolver:
                 return local_api_id(logical_id)
         if attribute == "Arn":
             return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}"
-        return f"{logical_id}.{attribute}"
+        return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
 
     def _function(self, key: str, argument: Any) -> Any:
         if key == "Fn::Sub":
@@ -267,4 +275,4 @@ class Resolver:
 
     def _placeholder(self, description: str) -> str:
         self.unresolved.append(description)
-        return f"<unresolved {description}>"
+        return f"{PLACEHOLDER}{description}>"

@@ -18,7 +18,7 @@ import yaml
 
 from local import openapi
 from local.aws_resources import BACKED_TYPES
-from local.intrinsics import Resolver, local_api_id
+from local.intrinsics import Resolver, holds_placeholder, local_api_id
 from local.model import (
     ApiAddress,
     AppModel,
@@ -335,7 +335,10 @@ class _Builder:
         if not runtime.startswith("python"):
             self.warnings.append(f"{logical_id}: runtime {runtime or '(none)'} is not emulated (Python only)")
         variables = ((props.get("Environment") or {}).get("Variables")) or {}
+        # A value made with what is not emulated (a cache's endpoint) is declared without one: the shell or
+        # --env-vars can give it, and an empty REDIS_URL gets the embedded Redis.
         environment = {str(k): self.resolver.to_string(v) for k, v in variables.items()}
+        environment = {name: "" if holds_placeholder(value) else value for name, value in environment.items()}
         return FunctionSpec(
             logical_id=logical_id,
             name=self.resolver.function_name(logical_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,107 @@ def test_every_alarm_on_the_service_s_metrics_names_a_metric_the_functions_emit(
         assert alarm["AlarmActions"] == {
             "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
         }
+
+
+# --- Redis: the cache the stack creates, or the one its RedisUrl names ------------------------------------------
+
+NETWORK = {"VpcId": "vpc-0123456789abcdef0", "PrivateSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb"}
+NO_VALUE = object()
+OWN_REDIS = {"RedisUrl": "rediss://cache.example.internal:6379", "RedisMode": "cluster"}
+
+
+def evaluate(value: Any, parameters: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """The intrinsics the variants differ by, as CloudFormation resolves them for these parameters."""
+    if isinstance(value, list):
+        return [evaluate(item, parameters, conditions) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        resolved = {k: evaluate(v, parameters, conditions) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+    [(key, argument)] = value.items()
+    if key == "Ref":
+        return NO_VALUE if argument == "AWS::NoValue" else parameters.get(argument, {"Ref": argument})
+    if key == "Fn::Equals":
+        left, right = evaluate(argument, parameters, conditions)
+        return left == right
+    if key == "Fn::Not":
+        return not evaluate(argument[0], parameters, conditions)
+    if key == "Fn::Join":
+        delimiter, items = argument
+        return delimiter.join(evaluate(items, parameters, conditions))
+    if key == "Fn::If":
+        name, when_true, when_false = argument
+        chosen = when_true if evaluate(conditions[name], parameters, conditions) else when_false
+        return evaluate(chosen, parameters, conditions)
+    return {key: evaluate(argument, parameters, conditions)}
+
+
+def variant(overrides: dict[str, str]) -> dict[str, Any]:
+    """The expanded template's resources that exist for these parameters, their intrinsics resolved."""
+    template = yaml_parse(TEMPLATE.read_text())
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/functions.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    expanded = transform(template, {"Stage": "dev", **overrides}, _NoManagedPolicies())
+    parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
+    parameters.update(overrides)
+    parameters["PrivateSubnetIds"] = [s for s in str(parameters["PrivateSubnetIds"]).split(",") if s]
+    conditions = expanded["Conditions"]
+    return {
+        name: evaluate(resource, parameters, conditions)
+        for name, resource in expanded["Resources"].items()
+        if "Condition" not in resource or evaluate(conditions[resource["Condition"]], parameters, conditions)
+    }
+
+
+def test_by_default_the_stack_creates_a_serverless_valkey_cache_its_functions_reach_in_cluster_mode() -> None:
+    resources = variant(NETWORK)
+
+    cache = resources["Cache"]
+    assert cache["Type"] == "AWS::ElastiCache::ServerlessCache" and cache["Properties"]["Engine"] == "valkey"
+    assert cache["Properties"]["SubnetIds"] == NETWORK["PrivateSubnetIds"].split(",")
+    assert cache["Properties"]["SecurityGroupIds"] == [{"Ref": "CacheSecurityGroup"}]
+    assert "AWSLambdaVPCAccessExecutionRole" in str(resources["ConnectFunctionRole"])  # network interfaces
+    ingress = resources["CacheIngressFromFunctions"]["Properties"]
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroup"} and ingress["FromPort"] == 6379
+    for name in ("ConnectFunction", "DisconnectFunction", "MessageFunction", "BroadcastFunction"):
+        function = resources[name]["Properties"]
+        assert function["VpcConfig"] == {
+            "SecurityGroupIds": [{"Ref": "FunctionSecurityGroup"}],
+            "SubnetIds": NETWORK["PrivateSubnetIds"].split(","),
+        }
+        variables = function["Environment"]["Variables"]
+        assert variables["REDIS_URL"] == {"Fn::Sub": "rediss://${Cache.Endpoint.Address}:${Cache.Endpoint.Port}"}
+        assert variables["REDIS_MODE"] == "cluster"
+
+
+def test_with_a_redis_url_no_cache_is_created_and_the_functions_use_that_one_as_told() -> None:
+    outside = variant(OWN_REDIS)
+    inside = variant({**OWN_REDIS, **NETWORK})
+
+    for resources in (outside, inside):
+        assert "Cache" not in resources and "CacheSecurityGroup" not in resources
+        variables = resources["ConnectFunction"]["Properties"]["Environment"]["Variables"]
+        assert variables["REDIS_URL"] == OWN_REDIS["RedisUrl"] and variables["REDIS_MODE"] == "cluster"
+    assert "VpcConfig" not in outside["ConnectFunction"]["Properties"] and "FunctionSecurityGroup" not in outside
+    assert inside["ConnectFunction"]["Properties"]["VpcConfig"]["SubnetIds"] == NETWORK["PrivateSubnetIds"].split(",")
+
+
+def test_a_created_cache_requires_its_network() -> None:
+    rule = yaml_parse(TEMPLATE.read_text())["Rules"]["CreatedCacheNeedsItsNetwork"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RedisUrl"}, ""]}
+    asserted = str(rule["Assertions"])
+    assert "VpcId" in asserted and "PrivateSubnetIds" in asserted
+
+
+def test_the_local_gateway_gives_the_default_variant_its_embedded_redis_and_byo_the_url() -> None:
+    from local.template import load_app
+
+    default = load_app(TEMPLATE)
+    own = load_app(TEMPLATE, overrides=OWN_REDIS)
+
+    # The cache's endpoint cannot exist locally: the variable is left empty, for the embedded Redis to fill.
+    assert default.functions["ConnectFunction"].environment["REDIS_URL"] == ""
+    assert any("Cache" in warning for warning in default.warnings)
+    assert own.functions["ConnectFunction"].environment["REDIS_URL"] == OWN_REDIS["RedisUrl"]
+    assert own.functions["ConnectFunction"].environment["REDIS_MODE"] == "cluster"
