@@ -133,11 +133,13 @@ def as_service_error(exc: BaseException) -> ServiceError:
 def _classify(exc: BaseException) -> ServiceError:
     if isinstance(exc, ServiceError):
         return exc
-    from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
+    from redis.exceptions import ClusterError, RedisClusterException, TryAgainError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    # A cluster that is down, failing over, or still migrating a slot after the client's retries: retry later.
-    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)):
+    # A cluster that is down, failing over, still migrating a slot after the client's retries, or whose slot map
+    # the client cannot read whole (RedisClusterException, raised when it refreshes the map): retry later.
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, RedisClusterException)):
+        log.warning("Redis unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
         return StoreUnavailable()
     return ServiceError()

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from connection_service import broadcast, connect, keys
-from local.redis_server import EmbeddedCluster
+from local.redis_server import EmbeddedCluster, wait_for
 from tests.integration.test_broadcast import CALL, http, open_connection, send_action
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.cluster_ops import (
+    command,
     fail_over,
     holds,
     migrate_slot,
@@ -25,7 +26,7 @@ from tests.support.cluster_ops import (
     tenant_on,
     tenant_slot,
 )
-from tests.support.lambda_env import LambdaContext, load_event
+from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 from tests.support.redis_backends import CLUSTER
 
 pytestmark = [
@@ -244,3 +245,58 @@ def test_a_primary_failing_over_mid_connect_keeps_every_admitted_connection(
     assert answer["json"]["delivered"] == len(connector.admitted)
     for cid in connector.admitted:
         assert [f["event"] for f in connections_api.frames(cid)] == ["call_incoming"]
+
+
+def connect_status(token: str, connection_id: str) -> int:
+    event = load_event("websocket_connect", REPLACE_WITH_TOKEN=token)
+    event["requestContext"]["connectionId"] = connection_id
+    return int(connect.handler(event, LambdaContext())["statusCode"])
+
+
+def test_a_cluster_that_is_down_refuses_with_503_and_serves_again_once_it_is_back(
+    redis_cluster: EmbeddedCluster, token: Callable[..., str]
+) -> None:
+    tenant = tenant_on(redis_cluster, primaries(redis_cluster)[2], "outage")
+    slot = tenant_slot(tenant)
+    home = owner(redis_cluster, slot)
+    assert connect_status(token(tenant, "u1"), "BEFOREDOWN00000=") == 200
+
+    serving = primaries(redis_cluster)
+    for node in serving:  # a slot served by no one: the primaries report the cluster down
+        command(node, "CLUSTER DELSLOTS", slot)
+    try:
+        wait_for(
+            lambda: all(command(node, "CLUSTER INFO")["cluster_state"] == "fail" for node in serving),
+            30,
+            "every primary reports cluster_state:fail",
+        )
+        assert connect_status(token(tenant, "u2"), "DURINGDOWN00000=") == 503
+        health = http("GET", "/health/detailed")
+        assert health["statusCode"] == 503 and "connections" in health["json"]["problems"]
+    finally:
+        command(home, "CLUSTER ADDSLOTS", slot)
+        redis_cluster.wait_healthy()
+
+    assert connect_status(token(tenant, "u3"), "AFTERDOWN000000=") == 200
+    listed = http("GET", f"/connections/tenant/{tenant}")["json"]
+    assert sorted(c["id"] for c in listed["connections"]) == ["AFTERDOWN000000=", "BEFOREDOWN00000="]
+
+
+def test_a_whole_cluster_down_then_back_is_503_meanwhile_and_the_warm_function_recovers_by_itself(
+    token: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with EmbeddedCluster(masters=3, replicas=0) as own:
+        monkeypatch.setenv("REDIS_URL", own.url)
+        reset_cold_start()
+        assert connect_status(token("tenant-a", "u1"), "BEFOREOUTAGE000=") == 200
+
+        for node in own.nodes:  # every node crashes: the client cannot even read the slot map again
+            node.kill()
+        assert connect_status(token("tenant-a", "u2"), "DURINGOUTAGE000=") == 503
+
+        for node in own.nodes:  # back on the same ports, from their nodes.conf (empty: nothing is persisted)
+            node.launch()
+        for node in own.nodes:
+            node.wait_ready()
+        own.wait_healthy()
+        assert connect_status(token("tenant-a", "u3"), "AFTEROUTAGE0000=") == 200
