@@ -169,14 +169,23 @@ def _elapsed_ms(started: float) -> float:
 
 
 def _pool_figures(pools: list[Any]) -> dict[str, Any]:
-    def total(attribute: str) -> int:
-        return sum(len(getattr(pool, attribute, ()) or ()) for pool in pools)
-
+    """Summed over the pools (one per node of a cluster). The runtime's pools are BlockingConnectionPools: their
+    connections made so far, and a queue holding the idle ones (and empty slots for those not made yet)."""
+    created = available = 0
+    for pool in pools:
+        made = getattr(pool, "_connections", None)
+        if made is not None:
+            created += len(made)
+            idle: list[Any] = list(pool.pool.queue)
+            available += len([connection for connection in idle if connection is not None])
+        else:
+            created += getattr(pool, "_created_connections", 0) or 0
+            available += len(getattr(pool, "_available_connections", ()) or ())
     return {
         "maxConnections": getattr(pools[0], "max_connections", None) if pools else None,
-        "created": sum(getattr(pool, "_created_connections", 0) or 0 for pool in pools),
-        "available": total("_available_connections"),
-        "inUse": total("_in_use_connections"),
+        "created": created,
+        "available": available,
+        "inUse": created - available,
     }
 
 

@@ -278,7 +278,12 @@ def test_detailed_health_is_ok_with_figures_for_every_dependency(
     for store in ("connections", "events"):
         assert checks["redis"][store]["ok"] is True
         assert isinstance(checks["redis"][store]["latencyMs"], float)
-        assert checks["redis"][store]["pool"]["maxConnections"] >= 16
+        pool = checks["redis"][store]["pool"]
+        assert (
+            pool["maxConnections"] >= 16
+            and pool["created"] >= 1
+            and pool["created"] == pool["available"] + pool["inUse"]
+        )
     assert checks["redis"]["mode"] == redis_backend.mode
     nodes = checks["redis"]["nodes"]
     assert nodes and all(node["ok"] is True and isinstance(node["latencyMs"], float) for node in nodes)
