@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import broadcast, connect, imports, memory, roundtrips, steady
+from . import broadcast_scenario, connect_scenario, imports, memory, roundtrips, steady
 from .common import ROOT, SECRET, SERVICE_KEY, Outcome, Row, fmt
 from .targets import KINDS, TargetOptions
 
@@ -140,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     run = runner(args.no_uvloop)
     target = TargetOptions(args.target, args.url, args.pid, args.secret, args.service_key)
     plan: dict[str, Callable[[], Outcome]] = {
-        "connect": lambda: run(connect.run(target, args.connections, args.in_flight)),
+        "connect": lambda: run(connect_scenario.run(target, args.connections, args.in_flight)),
         "broadcast": lambda: run(
-            broadcast.run(target, args.broadcast_connections, args.other_tenant, args.rounds, args.in_flight)
+            broadcast_scenario.run(target, args.broadcast_connections, args.other_tenant, args.rounds, args.in_flight)
         ),
         "steady": lambda: run(
             steady.run(target, args.steady_tenants, args.steady_per_tenant, args.steady_rate, args.steady_seconds,

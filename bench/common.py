@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from connection_service.auth import issue_token
+from connection_service.tokens import issue_token
 from local.redis_server import RedisServer
 from local.testing import LocalGateway
 
@@ -234,7 +234,7 @@ def token(tenant: str, user: str, secret: str = SECRET) -> str:
 
 
 def call_incoming(seq: int) -> dict[str, Any]:
-    """A valid ``call_incoming`` body (connection_service.events.CallIncoming) tagged with ``seq``."""
+    """A valid ``call_incoming`` body (connection_service.event_catalog.CallIncoming) tagged with ``seq``."""
     data = {"callId": f"c{seq}", "from": "+15550001111", "to": "+15550002222", "seq": seq}
     return {"event": "call_incoming", "data": data}
 

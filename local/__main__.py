@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"--env-file {args.env_file}: no such file", file=sys.stderr)
             return 2
         load_dotenv(args.env_file)
-    from local.app import LocalGatewayServer
+    from local.server import LocalGatewayServer
 
     try:
         server = LocalGatewayServer(config_from_args(args))

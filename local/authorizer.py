@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from local.events import authorizer_event
+from local.event_payloads import authorizer_event
 from local.invocation import InvocationError
 from local.logsafe import printable
 from local.model import AuthorizerSpec

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from local.events import Peer
+from local.event_payloads import Peer
 
 CONNECTING = 0
 OPEN = 1
@@ -76,5 +76,5 @@ class Connection:
             self.transport.abort()
 
 
-class Registry(dict[str, Connection]):
+class ConnectionTable(dict[str, Connection]):
     """Live connections by id (including those whose ``$connect`` is still running)."""

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from local.config import GatewayConfig
-from local.connections import Registry
+from local.connections import ConnectionTable
 from local.faults import Faults
 from local.invocation import Invoker
 from local.model import AppModel, WebSocketApiSpec
@@ -44,7 +44,7 @@ class Gateway:
         self.model = model
         self.invoker = invoker
         self.stage = stage
-        self.connections = Registry()
+        self.connections = ConnectionTable()
         self.faults = Faults(config.faults)
         self.connect_quota = RateLimiter(config.connect_rate)
         self.api: WebSocketApiSpec | None = model.websocket

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from local.clock import now_ms
-from local.events import http_v2_event
+from local.event_payloads import http_v2_event
 from local.gateway import Gateway
 from local.ids import gateway_id
 from local.invocation import InvocationError

@@ -26,7 +26,7 @@ from local.aws_resources import (
     SQS_QUEUE,
     SSM_PARAMETER,
 )
-from local.environments import DUMMY_CREDENTIALS
+from local.function_env import DUMMY_CREDENTIALS
 from local.model import AwsResource
 
 log = logging.getLogger("local.aws")

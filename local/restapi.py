@@ -18,7 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from local.clock import now_ms
-from local.events import rest_v1_event
+from local.event_payloads import rest_v1_event
 from local.gateway import Gateway
 from local.httpapi import HttpRouter
 from local.ids import gateway_id

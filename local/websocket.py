@@ -26,7 +26,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from local import authorizer as auth
 from local.clock import now_ms
 from local.connections import CLOSED, OPEN, Connection
-from local.events import Peer, connect_event, connect_headers, disconnect_event, message_event
+from local.event_payloads import Peer, connect_event, connect_headers, disconnect_event, message_event
 from local.frames import (
     BINARY,
     CLOSE,

@@ -29,8 +29,8 @@ from .errors import (
     error_headers,
 )
 from .fanout import Broadcast
-from .runtime import Runtime
 from .status import ConnectionsStatus, detailed_health
+from .wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from mangum import Mangum
 from mangum.adapter import HANDLERS as MANGUM_HANDLERS
 from pydantic import ValidationError
 
-from . import logcontext, runtime
+from . import logcontext, wiring
 from .api import BroadcastBody, create_app, validation_message
 from .errors import BadRequest, InvalidEvent, as_service_error, error_body
 from .fanout import Broadcast, Broadcaster
@@ -37,16 +37,16 @@ log = logging.getLogger(__name__)
 
 
 def broadcaster() -> Broadcaster:
-    return runtime.current().broadcaster
+    return wiring.current().broadcaster
 
 
 def dashboard_status() -> DashboardStatusSender:
     """Made per scheduled run (a plain object over the cached runtime and broadcaster)."""
-    rt = runtime.current()
+    rt = wiring.current()
     return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
-app = create_app(runtime.current)
+app = create_app(wiring.current)
 _http = Mangum(app, lifespan="off")
 
 
@@ -62,7 +62,7 @@ def direct_failure(exc: BaseException) -> dict[str, Any]:
     """A direct invoker's error answer, mapped by the same rules as the HTTP API (errors.as_service_error)."""
     error = as_service_error(exc)
     with contextlib.suppress(Exception):  # settings that do not load: the answer matters more than a count
-        runtime.current().metrics.count("RequestsRefused", Reason=error.code)
+        wiring.current().metrics.count("RequestsRefused", Reason=error.code)
     answer: dict[str, Any] = {"ok": False, "status": error.status, **error_body(error)}
     answer["retryable"] = error.status == 503
     if error.retry_after is not None:

@@ -5,22 +5,22 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import runtime
-from .apigw import WebSocketEvent
-from .connections import ConnectionService, OriginPolicy, TokenConfirmer
+from . import wiring
+from .admission import ConnectionService, OriginPolicy, TokenConfirmer
 from .errors import as_service_error
 from .observe import metrics, observed
 from .responses import failure_of, ok
+from .websocket_event import WebSocketEvent
 
 
 @functools.lru_cache(maxsize=1)
 def service() -> ConnectionService:
-    rt = runtime.current()
+    rt = wiring.current()
     settings = rt.settings
     origins = OriginPolicy.of(settings.allowed_origins, settings.allow_missing_origin)
     remote: TokenConfirmer | None = None
     if settings.auth_mode == "remote":
-        from .remote_auth import RemoteValidator  # httpx only in remote mode: keeps the cold import light
+        from .auth_service_client import RemoteValidator  # httpx only in remote mode: keeps the cold import light
 
         remote = RemoteValidator.from_settings(settings)
     return ConnectionService(rt.registry, rt.verifier, origins, rt.clock, remote)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from .auth import issue_token
-from .config import Settings
+from .settings import Settings
+from .tokens import issue_token
 
 
 def main(argv: list[str] | None = None) -> None:

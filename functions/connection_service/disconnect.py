@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import runtime
-from .apigw import WebSocketEvent
+from . import wiring
 from .errors import as_service_error
 from .observe import metrics, observed
 from .responses import failure_of, ok
+from .websocket_event import WebSocketEvent
 
 
 @observed("$disconnect")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        runtime.current().registry.unregister(WebSocketEvent(event).connection_id)
+        wiring.current().registry.unregister(WebSocketEvent(event).connection_id)
     except Exception as exc:
         error = as_service_error(exc)
         metrics().count("DisconnectsFailed", Reason=error.code)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import keys
+from . import redis_keys
 from .stores import RedisClient
 
 _APPEND = """
@@ -104,7 +104,9 @@ class EventLog:
         min_id = f"{int((now - self._retention_s) * 1000)}-0" if self._retention_s > 0 else "0"
         # The idempotency key is named only when there is one: in a cluster, a slot being migrated refuses a script
         # naming keys it holds only some of (TRYAGAIN), and a name nobody writes would be such a key.
-        script_keys = [keys.events(tenant_id)] + ([keys.idempotency(tenant_id, event_id)] if event_id else [])
+        script_keys = [redis_keys.events(tenant_id)] + (
+            [redis_keys.idempotency(tenant_id, event_id)] if event_id else []
+        )
         outcome = self._append(
             keys=script_keys,
             args=[event_id or "", entry, self._max_len, self._idempotency_ttl_s, min_id, conversation_id],
@@ -113,14 +115,14 @@ class EventLog:
 
     def since(self, tenant_id: str, last_id: str, until_id: str = "+", limit: int = 1000) -> Replay:
         """Entries after ``last_id`` (exclusive) up to ``until_id`` (inclusive), oldest first."""
-        complete, entries = self._since(keys=[keys.events(tenant_id)], args=[last_id, until_id, limit, MAX_ID])
+        complete, entries = self._since(keys=[redis_keys.events(tenant_id)], args=[last_id, until_id, limit, MAX_ID])
         return Replay(
             complete=bool(int(complete)),
             entries=[_entry(entry_id, fields) for entry_id, fields in entries],
         )
 
     def length(self, tenant_id: str) -> int:
-        return int(self._redis.xlen(keys.events(tenant_id)))
+        return int(self._redis.xlen(redis_keys.events(tenant_id)))
 
     def lengths(self, tenant_ids: Sequence[str]) -> dict[str, int]:
         """The log length of each tenant; one pipelined round trip."""
@@ -128,7 +130,7 @@ class EventLog:
             return {}
         pipe = self._redis.pipeline(transaction=False)
         for tenant_id in tenant_ids:
-            pipe.xlen(keys.events(tenant_id))
+            pipe.xlen(redis_keys.events(tenant_id))
         return {tenant_id: int(n) for tenant_id, n in zip(tenant_ids, pipe.execute(), strict=True)}
 
     @property

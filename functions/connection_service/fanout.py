@@ -10,13 +10,13 @@ from typing import Any
 
 from . import logcontext
 from .errors import ConnectionGone, InvalidEvent, PayloadTooLarge
+from .event_catalog import validate_event
 from .eventlog import Entry, EventLog
-from .events import validate_event
-from .gateway import ManagementApi
+from .management_client import ManagementApi
 from .metrics import Metrics
 from .protocol import is_unicode, iso_time, not_json
 from .registry import Registry
-from .runtime import Clock
+from .wiring import Clock
 
 log = logging.getLogger(__name__)
 

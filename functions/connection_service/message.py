@@ -5,17 +5,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import runtime
-from .actions import MessageService, MessageSettings, UserActions
-from .apigw import WebSocketEvent
+from . import wiring
+from .call_service_client import CallService
+from .client_actions import MessageService, MessageSettings, UserActions
 from .observe import observed
 from .responses import failure, ok, reply_with
-from .upstream import CallService
+from .websocket_event import WebSocketEvent
 
 
 @functools.lru_cache(maxsize=1)
 def service() -> MessageService:
-    rt = runtime.current()
+    rt = wiring.current()
     settings = MessageSettings(
         rate_per_s=rt.settings.message_rate_limit_per_second,
         burst=rt.settings.message_rate_limit_burst,

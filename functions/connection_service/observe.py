@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import logcontext, runtime
+from . import logcontext, wiring
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ logcontext.install()
 
 def metrics() -> Metrics:
     """This process's metrics (the runtime's)."""
-    return runtime.current().metrics
+    return wiring.current().metrics
 
 
 def observed(route: str | None = None) -> Callable[[Handler], Handler]:

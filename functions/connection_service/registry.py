@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import NoScriptError
 
-from . import keys
+from . import redis_keys
 from .errors import RateLimited
 from .stores import RedisClient, queue_script
 
@@ -183,10 +183,10 @@ class Registry:
         window = int(now) // CONNECT_RATE_WINDOW_S
         outcome = self._register(
             keys=[
-                keys.tenant_connections(tenant_id),
-                keys.user_connections(tenant_id, user_id),
-                keys.connect_rate(tenant_id, "ip", f"{source_ip}:{window}"),
-                keys.connect_rate(tenant_id, "user", f"{user_id}:{window}"),
+                redis_keys.tenant_connections(tenant_id),
+                redis_keys.user_connections(tenant_id, user_id),
+                redis_keys.connect_rate(tenant_id, "ip", f"{source_ip}:{window}"),
+                redis_keys.connect_rate(tenant_id, "user", f"{user_id}:{window}"),
             ],
             args=[
                 connection_id,
@@ -207,19 +207,21 @@ class Registry:
             raise RateLimited("the user has too many open connections", retry_after=30)
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(
-            keys.connection(connection_id),
+            redis_keys.connection(connection_id),
             mapping={"tenantId": tenant_id, "userId": user_id, "connectedAt": now, "lastSeenAt": now},
         )
-        pipe.expireat(keys.connection(connection_id), expires_at)
-        pipe.sadd(keys.TENANTS, tenant_id)
+        pipe.expireat(redis_keys.connection(connection_id), expires_at)
+        pipe.sadd(redis_keys.TENANTS, tenant_id)
         pipe.execute()
 
-    def touch(
+    def touch_and_meter(
         self, connection_id: str, now: float, rate_per_s: float, burst: int, strike_half_life_s: float
     ) -> Touch | None:
         """Refresh last-seen and take a token from the connection's bucket (a strike when it is empty); ``None`` if
         unknown."""
-        found = self._touch(keys=[keys.connection(connection_id)], args=[now, rate_per_s, burst, strike_half_life_s])
+        found = self._touch(
+            keys=[redis_keys.connection(connection_id)], args=[now, rate_per_s, burst, strike_half_life_s]
+        )
         if not found:
             return None
         return Touch(
@@ -235,7 +237,7 @@ class Registry:
 
         Its state is read first and deleted last: were the removal to fail, the connection would still be known
         (and the next broadcast's 410 would prune it)."""
-        tenant_id, user_id = self._redis.hmget(keys.connection(connection_id), ["tenantId", "userId"])
+        tenant_id, user_id = self._redis.hmget(redis_keys.connection(connection_id), ["tenantId", "userId"])
         if tenant_id is None:
             return False
         self.remove(str(tenant_id), {connection_id: None if user_id is None else str(user_id)})
@@ -254,8 +256,8 @@ class Registry:
         unique = list(dict.fromkeys(conversation_ids))
         added = self._subscribe(
             keys=[
-                keys.subscriptions(tenant_id, connection_id),
-                *(keys.conversation(tenant_id, conversation_id) for conversation_id in unique),
+                redis_keys.subscriptions(tenant_id, connection_id),
+                *(redis_keys.conversation(tenant_id, conversation_id) for conversation_id in unique),
             ],
             args=[connection_id, int(now) + self._ttl, MAX_SUBSCRIPTIONS_PER_CONNECTION, *unique],
         )
@@ -264,17 +266,17 @@ class Registry:
     def unsubscribe(self, tenant_id: str, connection_id: str, conversation_id: str) -> None:
         self._unsubscribe(
             keys=[
-                keys.conversation(tenant_id, conversation_id),
-                keys.subscriptions(tenant_id, connection_id),
+                redis_keys.conversation(tenant_id, conversation_id),
+                redis_keys.subscriptions(tenant_id, connection_id),
             ],
             args=[connection_id, conversation_id],
         )
 
     def recipients(self, tenant_id: str, now: float, conversation_id: str | None = None) -> list[str]:
         """Live connection ids of the tenant, or of the tenant's conversation subscribers."""
-        script_keys = [keys.tenant_connections(tenant_id)]
+        script_keys = [redis_keys.tenant_connections(tenant_id)]
         if conversation_id is not None:
-            script_keys.append(keys.conversation(tenant_id, conversation_id))
+            script_keys.append(redis_keys.conversation(tenant_id, conversation_id))
         return [str(member) for member in self._recipients(keys=script_keys, args=[now])]
 
     def prune(self, tenant_id: str, connection_ids: Sequence[str]) -> None:
@@ -290,18 +292,18 @@ class Registry:
         named_users = dict.fromkeys(user for user in users.values() if user)
         user_key_index = {user: 2 + len(users) + i for i, user in enumerate(named_users)}
         script_keys = [
-            keys.tenant_connections(tenant_id),
-            *(keys.subscriptions(tenant_id, cid) for cid in users),
-            *(keys.user_connections(tenant_id, user) for user in user_key_index),
+            redis_keys.tenant_connections(tenant_id),
+            *(redis_keys.subscriptions(tenant_id, cid) for cid in users),
+            *(redis_keys.user_connections(tenant_id, user) for user in user_key_index),
         ]
-        args: list[str | int] = [len(users), keys.conversation(tenant_id, "")]
+        args: list[str | int] = [len(users), redis_keys.conversation(tenant_id, "")]
         for cid, user in users.items():
             args += [cid, user_key_index[user] if user else 0]
         # EVALSHA by hand: a Script run in a pipeline costs a SCRIPT EXISTS round trip every time.
         pipe = self._redis.pipeline(transaction=False)
         queue_script(pipe, self._remove.sha, script_keys, args)
         for cid in users:
-            pipe.delete(keys.connection(cid))
+            pipe.delete(redis_keys.connection(cid))
         try:
             pipe.execute()
         except NoScriptError:  # a restarted or flushed Redis: the deletes ran, the script is loaded and run now
@@ -314,8 +316,8 @@ class Registry:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for cid in ids:
-            pipe.hgetall(keys.connection(cid))
-            pipe.smembers(keys.subscriptions(tenant_id, cid))
+            pipe.hgetall(redis_keys.connection(cid))
+            pipe.smembers(redis_keys.subscriptions(tenant_id, cid))
         answers = pipe.execute()
         infos = []
         for index, cid in enumerate(ids):
@@ -339,13 +341,13 @@ class Registry:
         Prunes expired members of each tenant's connection set and drops tenants left without any.
         Two round trips whatever the number of tenants (two more only when some tenant is dropped).
         """
-        tenants = sorted(str(t) for t in self._redis.smembers(keys.TENANTS))
+        tenants = sorted(str(t) for t in self._redis.smembers(redis_keys.TENANTS))
         if not tenants:
             return {}
         pipe = self._redis.pipeline(transaction=False)
         for tenant_id in tenants:
-            pipe.zremrangebyscore(keys.tenant_connections(tenant_id), "-inf", now)
-            pipe.zrange(keys.tenant_connections(tenant_id), 0, -1)
+            pipe.zremrangebyscore(redis_keys.tenant_connections(tenant_id), "-inf", now)
+            pipe.zrange(redis_keys.tenant_connections(tenant_id), 0, -1)
         answers = pipe.execute()
         live: dict[str, list[str]] = {}
         empty: list[str] = []
@@ -367,12 +369,12 @@ class Registry:
         """
         pipe = self._redis.pipeline(transaction=False)
         for tenant_id in tenant_ids:
-            pipe.srem(keys.TENANTS, tenant_id)
-            pipe.zcard(keys.tenant_connections(tenant_id))
+            pipe.srem(redis_keys.TENANTS, tenant_id)
+            pipe.zcard(redis_keys.tenant_connections(tenant_id))
         answers = pipe.execute()
         revived = [tenant_id for index, tenant_id in enumerate(tenant_ids) if int(answers[2 * index + 1])]
         if revived:
-            self._redis.sadd(keys.TENANTS, *revived)
+            self._redis.sadd(redis_keys.TENANTS, *revived)
 
     def user_ids(self, connection_ids: Sequence[str]) -> list[str | None]:
         """The user of each connection (``None`` when its state has expired); one round trip."""
@@ -380,5 +382,5 @@ class Registry:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for cid in connection_ids:
-            pipe.hget(keys.connection(cid), "userId")
+            pipe.hget(redis_keys.connection(cid), "userId")
         return [None if user is None else str(user) for user in pipe.execute()]

@@ -18,7 +18,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from .errors import StoreUnavailable
-from .events import validate_event
+from .event_catalog import validate_event
 from .fanout import event_body
 from .protocol import iso_time
 from .stores import RedisClient, redacted
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .eventlog import EventLog
     from .fanout import Broadcaster
     from .registry import Registry
-    from .runtime import Clock, Runtime
+    from .wiring import Clock, Runtime
 
 log = logging.getLogger(__name__)
 

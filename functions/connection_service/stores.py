@@ -3,7 +3,8 @@
 Standalone (``REDIS_MODE=standalone``): one server, a database each (``CONNECTION_REDIS_DB``,
 ``EVENT_QUEUE_REDIS_DB``). Cluster (``REDIS_MODE=cluster``: Redis Cluster, ElastiCache Serverless, any
 cluster-mode cache): one ``RedisCluster`` client in database 0 serves both, their keys told apart by prefix
-(keys.py). TLS (``rediss://``) and credentials (in the URL, or ``REDIS_USERNAME`` / ``REDIS_PASSWORD``) work in both.
+(redis_keys.py). TLS (``rediss://``) and credentials (in the URL, or ``REDIS_USERNAME`` / ``REDIS_PASSWORD``) work
+in both.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from redis._parsers.encoders import Encoder
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import RedisClusterException
 
-from .config import Settings
 from .errors import StoreUnavailable
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from connection_service.auth import issue_token
+from connection_service.tokens import issue_token
 from local.testing import LocalGateway
 from tests.support.call_service import CallServiceStub
 from tests.support.redis_backends import RedisBackend

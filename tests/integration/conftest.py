@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from connection_service.auth import issue_token
+from connection_service.tokens import issue_token
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import reset_cold_start
 from tests.support.redis_backends import RedisBackend

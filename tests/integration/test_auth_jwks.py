@@ -166,8 +166,8 @@ def test_after_an_outage_the_jwks_is_fetched_again(jwks: JwksServer, store: redi
 
 
 def test_the_forced_refetch_is_allowed_again_after_its_interval() -> None:
-    from connection_service.auth import JwksKeys
     from connection_service.errors import Unauthorized
+    from connection_service.tokens import JwksKeys
 
     with JwksServer() as server:
         kid = server.add_key()

@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from connection_service import connect
-from connection_service.auth import Identity
+from connection_service.auth_service_client import AuthServiceUnavailable, RemoteValidator, token_digest
 from connection_service.errors import Unauthorized
-from connection_service.remote_auth import AuthServiceUnavailable, RemoteValidator, token_digest
+from connection_service.tokens import Identity
 from tests.integration.test_connect_disconnect import connect_event
 from tests.support.auth_service import AuthService, Received
 from tests.support.lambda_env import LambdaContext, reset_cold_start
@@ -200,7 +200,7 @@ def test_the_cache_expires(auth_service: AuthService, token: Callable[..., str])
 
 
 def test_off_contract_answers_are_unavailability_not_acceptance(token: Callable[..., str]) -> None:
-    from connection_service.remote_auth import identity_from_answer
+    from connection_service.auth_service_client import identity_from_answer
 
     assert identity_from_answer({"valid": True, "user": {"id": "u", "tenantId": "t"}}) == Identity("t", "u")
     assert identity_from_answer({"valid": False}) is None
@@ -214,8 +214,8 @@ def test_off_contract_answers_are_unavailability_not_acceptance(token: Callable[
 def test_the_connect_function_imports_no_http_client_or_web_framework() -> None:
     """Cold import stays light: httpx is imported only in remote mode, FastAPI never."""
     probe = (
-        "import sys, connection_service.connect as c, connection_service.connections;"
-        "print(sorted(m for m in ('httpx', 'fastapi', 'boto3', 'connection_service.remote_auth') if m in sys.modules))"
+        "import sys, connection_service.connect as c, connection_service.admission;"
+        "print(sorted(m for m in ('httpx', 'fastapi', 'boto3', 'connection_service.auth_service_client') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/", env={"PYTHONPATH": _path()}

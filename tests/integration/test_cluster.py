@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from connection_service import broadcast, connect, keys
+from connection_service import broadcast, connect, redis_keys
 from local.redis_server import EmbeddedCluster, wait_for
 from tests.integration.test_broadcast import CALL, http, open_connection, send_action
 from tests.support.aws_connections import ConnectionsApi
@@ -64,7 +64,11 @@ def test_two_tenants_on_different_primaries_each_see_only_their_own(
     assert {t["tenantId"]: t["connections"] for t in status["json"]["perTenant"]} == {tenant_a: 1, tenant_b: 1}
     # Each tenant's keys, its event log included, are all on its own primary and none on the other's.
     for tenant, home, other in ((tenant_a, first, second), (tenant_b, second, first)):
-        for key in (keys.tenant_connections(tenant), keys.events(tenant), keys.conversation(tenant, "shared-name")):
+        for key in (
+            redis_keys.tenant_connections(tenant),
+            redis_keys.events(tenant),
+            redis_keys.conversation(tenant, "shared-name"),
+        ):
             assert holds(home, key) and not holds(other, key)
 
 
@@ -153,7 +157,7 @@ def test_a_slot_migrating_mid_broadcast_loses_no_event_and_crashes_no_handler(
     sender.join(timeout=60)
 
     assert sender.failure is None and sender.refused == []
-    assert owner(redis_cluster, slot) is target and holds(target, keys.events(tenant))
+    assert owner(redis_cluster, slot) is target and holds(target, redis_keys.events(tenant))
     assert len(sender.accepted) >= 9 and len(set(sender.accepted)) == len(sender.accepted)
     # Every accepted event is in the log once, in order, and reached every connection once, in that order.
     logged = http("GET", f"/connections/tenant/{tenant}")

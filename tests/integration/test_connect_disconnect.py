@@ -87,9 +87,9 @@ def test_connect_refuses_a_foreign_origin_with_403(store: redis.Redis, token: Ca
 
 def test_disconnect_removes_everything_and_is_idempotent(store: redis.Redis, token: Callable[..., str]) -> None:
     connect.handler(connect_event(token()), LambdaContext())
-    from connection_service import runtime
+    from connection_service import wiring
 
-    runtime.current().registry.subscribe("tenant-a", "L0SM9cOFvHcCIhw=", "conv-1", time.time())
+    wiring.current().registry.subscribe("tenant-a", "L0SM9cOFvHcCIhw=", "conv-1", time.time())
     event = load_event("websocket_disconnect")
     event["requestContext"]["connectionId"] = "L0SM9cOFvHcCIhw="
 

@@ -21,10 +21,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 import connection_service
-from connection_service import runtime
-from connection_service.config import Settings
+from connection_service import wiring
 from connection_service.errors import ConnectionGone, DeliveryFailed
-from connection_service.gateway import ManagementApi, management_endpoint
+from connection_service.management_client import ManagementApi, management_endpoint
+from connection_service.settings import Settings
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import load_event
 
@@ -136,7 +136,7 @@ def test_in_lambda_s_environment_the_functions_post_without_boto3(
     monkeypatch: pytest.MonkeyPatch, connections_api: ConnectionsApi, token: Callable[..., str]
 ) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
-    log = runtime.current().event_log
+    log = wiring.current().event_log
     first = log.append("tenant-a", '{"event":"call_missed","data":{}}', time.time())
     last = log.append("tenant-a", '{"event":"call_missed","data":{}}', time.time())
     while time.time() * 1000 <= int(last.id.split("-")[0]):  # events of the connection's own millisecond come live

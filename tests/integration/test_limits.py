@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
-from connection_service import connect, message, runtime
-from connection_service.actions import MessageService, MessageSettings
+from connection_service import connect, message, wiring
+from connection_service.client_actions import MessageService, MessageSettings
 from connection_service.responses import reply_with
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
@@ -145,7 +145,7 @@ class SteppingClock:
 
 
 def message_service(clock: SteppingClock, rate_per_s: float, burst: int) -> MessageService:
-    rt = runtime.current()
+    rt = wiring.current()
     settings = MessageSettings(rate_per_s=rate_per_s, burst=burst, heartbeat_interval_ms=30_000)
     return MessageService(rt.registry, rt.event_log, rt.gateway, settings, clock, rt.metrics)
 

@@ -113,9 +113,9 @@ def test_a_reply_of_one_frame_is_the_route_response_and_nothing_is_posted(
 
 def replayed_hello(api: ConnectionsApi, token: Callable[..., str], connection_id: str) -> dict[str, object]:
     """Three events in the log, then a connection that resumes from the first: several frames to answer."""
-    from connection_service import runtime
+    from connection_service import wiring
 
-    log = runtime.current().event_log
+    log = wiring.current().event_log
     first = log.append("tenant-a", '{"event":"call_missed","data":{"n":0}}', time.time())
     log.append("tenant-a", '{"event":"call_missed","data":{"n":1}}', time.time())
     last = log.append("tenant-a", '{"event":"call_missed","data":{"n":2}}', time.time())
@@ -164,10 +164,10 @@ def test_hello_resubscribes_the_listed_conversations(
 
 
 def test_subscriptions_per_connection_are_capped(connected: str, connections_api: ConnectionsApi) -> None:
-    from connection_service import runtime
+    from connection_service import wiring
     from connection_service.registry import MAX_SUBSCRIPTIONS_PER_CONNECTION
 
-    registry = runtime.current().registry
+    registry = wiring.current().registry
     taken = registry.subscribe_many(
         "tenant-a", connected, [f"c-{i}" for i in range(MAX_SUBSCRIPTIONS_PER_CONNECTION)], time.time()
     )
@@ -295,9 +295,9 @@ def test_a_last_event_id_that_is_not_a_stream_id_is_a_bad_request(
 def test_a_last_event_id_at_the_edges_of_the_stream_id_range_is_answered(
     connected: str, connections_api: ConnectionsApi, last_event_id: str
 ) -> None:
-    from connection_service import runtime
+    from connection_service import wiring
 
-    runtime.current().event_log.append("tenant-a", '{"event":"ai_activated"}', time.time() - 1)  # a log to search
+    wiring.current().event_log.append("tenant-a", '{"event":"ai_activated"}', time.time() - 1)  # a log to search
     send(connections_api, json.dumps({"action": "hello", "requestId": "h", "data": {"lastEventId": last_event_id}}))
 
     replies = connections_api.frames(connected)
@@ -308,9 +308,9 @@ def test_a_last_event_id_at_the_edges_of_the_stream_id_range_is_answered(
 def test_a_resume_replays_up_to_now_not_only_to_the_connections_registration(
     connected: str, connections_api: ConnectionsApi
 ) -> None:
-    from connection_service import runtime
+    from connection_service import wiring
 
-    log = runtime.current().event_log
+    log = wiring.current().event_log
     seen = log.append("tenant-a", '{"event":"ai_activated","data":{}}', time.time()).id
     # Appended after the connection registered but never delivered to it (as when the broadcast looked up the
     # tenant's connections while $connect was registering this one).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from local.api_urls import ApiUrlRewriter, LocalAddresses
 from local.model import ApiAddress, FunctionSpec
-from local.runtimes import runtime_mismatches
+from local.runtime_versions import runtime_mismatches
 
 APIS = [
     ApiAddress("wsapi00001", "WEBSOCKET", "Socket", ("prod",)),

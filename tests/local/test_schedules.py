@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from local.events import schedule_payload
+from local.event_payloads import schedule_payload
 from local.schedules import Cron, ScheduleExpressionError, seconds_until_next
 from local.testing import LocalGateway
 from tests.local.conftest import CHAT, EventLog, assert_same_shape, load_event

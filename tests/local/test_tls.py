@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _IMPORTS = """
 import sys
 from pathlib import Path
-from local.app import LocalGatewayServer
+from local.server import LocalGatewayServer
 from local.config import GatewayConfig
 server = LocalGatewayServer(GatewayConfig(template=sys.argv[1], port=0, redis="off", data_dir=Path(sys.argv[2])))
 server.build()

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from connection_service import keys
+from connection_service import redis_keys
 from local.redis_server import EmbeddedCluster, RedisServer, wait_for
 
 
@@ -24,7 +24,7 @@ def node_id(node: RedisServer) -> str:
 
 
 def tenant_slot(tenant_id: str) -> int:
-    return key_slot(keys.tenant_connections(tenant_id).encode())
+    return key_slot(redis_keys.tenant_connections(tenant_id).encode())
 
 
 def owner(cluster: EmbeddedCluster, slot: int) -> RedisServer:

@@ -21,10 +21,10 @@ def load_event(name: str, **replacements: str) -> dict[str, Any]:
 
 def reset_cold_start() -> None:
     """Forget every cached client and setting, as a new Lambda instance would start without them."""
-    from connection_service import config, connect, message, runtime
+    from connection_service import connect, message, settings, wiring
 
-    config.get_settings.cache_clear()
-    runtime.current.cache_clear()
+    settings.get_settings.cache_clear()
+    wiring.current.cache_clear()
     connect.service.cache_clear()
     message.service.cache_clear()
 

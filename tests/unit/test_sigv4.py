@@ -15,8 +15,8 @@ from botocore.credentials import Credentials, EnvProvider, RefreshableCredential
 from botocore.exceptions import PartialCredentialsError
 from botocore.utils import normalize_url_path, percent_encode
 
-from connection_service import poster
-from connection_service.poster import SigV4Signer, StaticCredentials, canonical_uri, environment_credentials
+from connection_service import signed_posts
+from connection_service.signed_posts import SigV4Signer, StaticCredentials, canonical_uri, environment_credentials
 
 MOMENT = datetime.datetime(2026, 11, 26, 10, 0, 30)
 ENDPOINTS = [
@@ -173,9 +173,9 @@ def test_a_partial_environment_is_botocore_s_error_not_ours() -> None:
     ["", "/", "/dev/@connections/a", "/a/./b/../c", "//a//b//", "/..", "/a/..", "a/b/", "/a/%2F/b", "/x/../../y/."],
 )
 def test_paths_are_normalised_as_botocore_normalises_them(path: str) -> None:
-    assert poster.remove_dot_segments(path) == normalize_url_path(path)
+    assert signed_posts.remove_dot_segments(path) == normalize_url_path(path)
 
 
 @pytest.mark.parametrize("connection_id", [*CONNECTION_IDS, "", "%41", "a\u0000b", "\U0001f600", "~!*'()"])
 def test_connection_ids_are_percent_encoded_as_botocore_encodes_them(connection_id: str) -> None:
-    assert poster.percent_encode(connection_id) == percent_encode(connection_id)
+    assert signed_posts.percent_encode(connection_id) == percent_encode(connection_id)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from .apigw import WebSocketEvent
-from .auth import Identity, TokenVerifier
 from .errors import Forbidden
 from .registry import Registry
-from .runtime import Clock
+from .tokens import Identity, TokenVerifier
+from .websocket_event import WebSocketEvent
+from .wiring import Clock
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from .protocol import not_json
 if TYPE_CHECKING:
     import httpx
 
-    from .config import Settings
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MAX_RESPONSE_BYTES = 64 * 1024  # the ack must fit API Gateway's 128 KB frame wi
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
+class ActingUser:
     """Who asks: the tenant and user of the connection, and the idempotency key of this request."""
 
     tenant_id: str
@@ -115,19 +115,19 @@ class CallService:
     def from_settings(cls, settings: Settings) -> CallService:
         return cls(make_client(settings), settings.internal_service_key.get_secret_value())
 
-    def takeover_conversation(self, caller: Identity, conversation_id: str) -> Any:
+    def takeover_conversation(self, caller: ActingUser, conversation_id: str) -> Any:
         return self._call("POST", f"/conversations/{_segment(conversation_id)}/takeover", caller, {})
 
-    def send_message(self, caller: Identity, conversation_id: str, body: str) -> Any:
+    def send_message(self, caller: ActingUser, conversation_id: str, body: str) -> Any:
         return self._call("POST", f"/conversations/{_segment(conversation_id)}/messages", caller, {"body": body})
 
-    def update_lead_status(self, caller: Identity, lead_id: str, status: str) -> Any:
+    def update_lead_status(self, caller: ActingUser, lead_id: str, status: str) -> Any:
         return self._call("PATCH", f"/leads/{_segment(lead_id)}/status", caller, {"status": status})
 
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: str, path: str, caller: Identity, payload: dict[str, Any]) -> Any:
+    def _call(self, method: str, path: str, caller: ActingUser, payload: dict[str, Any]) -> Any:
         import httpx
 
         try:

@@ -10,19 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from connection_service.config import Settings
-from connection_service.errors import BadRequest, Forbidden, RateLimited, ServiceError, UpstreamUnavailable
-from connection_service.upstream import (
+from connection_service.call_service_client import (
     MAX_RESPONSE_BYTES,
+    ActingUser,
     CallService,
-    Identity,
     idempotency_key,
     make_client,
 )
+from connection_service.errors import BadRequest, Forbidden, RateLimited, ServiceError, UpstreamUnavailable
+from connection_service.settings import Settings
 from tests.support.call_service import CallServiceStub
 
 KEY = "unit-service-key"
-ME = Identity("tenant-a", "user-1", "req-1")
+ME = ActingUser("tenant-a", "user-1", "req-1")
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_each_action_has_its_method_path_and_body(stub: CallServiceStub, upstrea
 
 
 def test_the_caller_and_the_key_travel_in_headers_percent_encoded(stub: CallServiceStub, upstream: CallService) -> None:
-    upstream.takeover_conversation(Identity("tenant é", "user/1", "req 1:é"), "conv-1")
+    upstream.takeover_conversation(ActingUser("tenant é", "user/1", "req 1:é"), "conv-1")
 
     [request] = stub.recorded()
     assert request.headers["x-internal-service-key"] == KEY
@@ -62,7 +62,7 @@ def test_the_caller_and_the_key_travel_in_headers_percent_encoded(stub: CallServ
 
 def test_ordinary_ids_pass_unchanged_in_headers(stub: CallServiceStub, upstream: CallService) -> None:
     key = "3f6c1b1e-8d1a-4c55-9a53-0b9a2f7d5e10"
-    upstream.takeover_conversation(Identity("tenant_A-1", "user.1~x", key), "conv-1")
+    upstream.takeover_conversation(ActingUser("tenant_A-1", "user.1~x", key), "conv-1")
 
     [request] = stub.recorded()
     assert (request.headers["x-tenant-id"], request.headers["x-user-id"]) == ("tenant_A-1", "user.1~x")
@@ -194,7 +194,7 @@ def test_path_ids_are_percent_encoded(stub: CallServiceStub, upstream: CallServi
     [
         lambda s: s.send_message(ME, "conv-1", "bad \ud800"),
         lambda s: s.takeover_conversation(ME, "conv-\udfff"),
-        lambda s: s.takeover_conversation(Identity("tenant-a", "user-1", "req-\ud800"), "conv-1"),
+        lambda s: s.takeover_conversation(ActingUser("tenant-a", "user-1", "req-\ud800"), "conv-1"),
     ],
 )
 def test_text_that_is_not_unicode_is_a_bad_request(stub: CallServiceStub, upstream: CallService, call: Any) -> None:

@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from connection_service.auth import Identity, TokenVerifier, issue_token
-from connection_service.config import Settings
 from connection_service.errors import Unauthorized
+from connection_service.settings import Settings
+from connection_service.tokens import Identity, TokenVerifier, issue_token
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
 
@@ -128,7 +128,7 @@ def test_the_none_algorithm_cannot_be_configured() -> None:
 
 
 def test_a_token_over_the_length_cap_is_refused_before_parsing() -> None:
-    from connection_service.auth import MAX_TOKEN_LENGTH
+    from connection_service.tokens import MAX_TOKEN_LENGTH
 
     def padded_to(length: int) -> str:
         base = len(jwt.encode(claims(pad=""), SECRET))
@@ -165,14 +165,14 @@ def test_attacker_controlled_header_values_are_logged_bounded() -> None:
             records.append(record)
 
     handler = Keep()
-    logging.getLogger("connection_service.auth").addHandler(handler)
-    logging.getLogger("connection_service.auth").setLevel(logging.INFO)
+    logging.getLogger("connection_service.tokens").addHandler(handler)
+    logging.getLogger("connection_service.tokens").setLevel(logging.INFO)
     try:
         header = base64url(json.dumps({"alg": "A" * 5000 + "\nforged log line"}).encode())
         with pytest.raises(Unauthorized):
             verifier().verify(f"{header}.{base64url(b'{}')}.sig")
     finally:
-        logging.getLogger("connection_service.auth").removeHandler(handler)
+        logging.getLogger("connection_service.tokens").removeHandler(handler)
 
     message = records[-1].getMessage()
     assert len(message) < 200
@@ -195,13 +195,13 @@ def test_attacker_controlled_header_values_are_logged_bounded() -> None:
     ],
 )
 def test_origins_are_normalized(origin: str, normalized: str) -> None:
-    from connection_service.connections import normalize_origin
+    from connection_service.admission import normalize_origin
 
     assert normalize_origin(origin) == normalized
 
 
 def test_the_origin_policy() -> None:
-    from connection_service.connections import OriginPolicy
+    from connection_service.admission import OriginPolicy
     from connection_service.errors import Forbidden
 
     policy = OriginPolicy.of(["http://localhost:3000/", " https://App.Example.com ", ""], allow_missing=False)

@@ -21,12 +21,13 @@ from local.admin import AdminService
 from local.api_urls import ApiUrlRewriter, LocalAddresses
 from local.clock import now_ms
 from local.config import GatewayConfig
-from local.environments import function_environment, wants_redis
-from local.events import schedule_payload
+from local.event_payloads import schedule_payload
 from local.fastlane import FastLane
+from local.function_env import function_environment, wants_redis
 from local.gateway import Gateway
 from local.guard import LocalOnly
 from local.httpapi import HttpApiService
+from local.inprocess import InProcessInvoker
 from local.invocation import InvocationError, Invoker
 from local.lambda_api import LambdaApi
 from local.logsafe import printable
@@ -35,8 +36,7 @@ from local.model import AppModel, ScheduleSpec
 from local.pool import EnvironmentInvoker
 from local.redis_server import EmbeddedCluster, RedisServer
 from local.restapi import RestApiService, missing_authentication_token
-from local.runtime import InProcessInvoker
-from local.runtimes import runtime_mismatches
+from local.runtime_versions import runtime_mismatches
 from local.sandbox import runtime_command
 from local.schedules import ScheduleRunner
 from local.template import load_app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-from local.environ import system_subset
+from local.inprocess_environ import system_subset
 from local.model import FunctionSpec
 
 DUMMY_CREDENTIALS = {

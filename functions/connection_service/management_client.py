@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConnectionGone, DeliveryFailed
-from .poster import Outcome, SignedPoster, environment_credentials
+from .signed_posts import Outcome, SignedPoster, environment_credentials
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .settings import Settings
 
 
 def management_endpoint(settings: Settings) -> str | None:
@@ -33,7 +33,7 @@ class ManagementApi:
     """``post``/``get``/``delete`` a connection. Raises :class:`ConnectionGone` for a 410 and
     :class:`DeliveryFailed` once the retries (throttling, 5xx; backoff with jitter) are spent.
 
-    ``post`` and ``post_many`` go through a :class:`~.poster.SignedPoster` when one is given (the fan-out's hot
+    ``post`` and ``post_many`` go through a :class:`~.signed_posts.SignedPoster` when one is given (the fan-out's hot
     path), else through the boto3 client (``concurrency`` threads), which always serves ``get`` and ``delete``.
     Without ``client``, ``make_client`` makes it on first use."""
 

@@ -2,7 +2,7 @@
 
 Unlike Lambda (and the default execution environments), invocations of a function overlap in one process and
 functions share the interpreter. Every invocation runs in a worker thread of a pool (the event loop never
-blocks), inside a fresh ``contextvars`` context in which :mod:`local.environ` shows the function its own
+blocks), inside a fresh ``contextvars`` context in which :mod:`local.inprocess_environ` shows the function its own
 environment. Each worker thread has its own current asyncio event loop, as Lambda's runtime thread does (Mangum
 calls ``asyncio.get_event_loop()``).
 
@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from local import environ
+from local import inprocess_environ
 from local.ids import lambda_request_id
 from local.invocation import InvocationError
 from local.model import FunctionSpec
@@ -117,7 +117,7 @@ class InProcessInvoker:
     """Invokes functions by logical id in a thread pool, with Lambda's timeout and error semantics."""
 
     def __init__(self, specs: dict[str, FunctionSpec], envs: dict[str, dict[str, str]], max_workers: int = 64) -> None:
-        environ.install()
+        inprocess_environ.install()
         aliases = _aliases(specs.values())
         self.functions = {lid: FunctionRuntime(spec, envs[lid], aliases[lid]) for lid, spec in specs.items()}
         self.by_name = {runtime.spec.name: runtime for runtime in self.functions.values()}
@@ -171,7 +171,7 @@ class InProcessInvoker:
 
 
 def _call(runtime: FunctionRuntime, event: Any, request_id: str, deadline_ms: int) -> Any:
-    environ.activate(runtime.env)
+    inprocess_environ.activate(runtime.env)
     handler = runtime.load()
     try:
         result = handler(event, LambdaContext(request_id, deadline_ms, runtime.spec.arn))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import logcontext
+from .call_service_client import ActingUser, CallService, idempotency_key
 from .errors import (
     BadRequest,
     ConnectionGone,
@@ -27,12 +28,11 @@ from .errors import (
     as_service_error,
 )
 from .eventlog import EventLog
-from .gateway import ManagementApi
+from .management_client import ManagementApi
 from .metrics import Metrics
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry, Touch
-from .runtime import Clock
-from .upstream import CallService, Identity, idempotency_key
+from .wiring import Clock
 
 if TYPE_CHECKING:
     from .fanout import Broadcaster
@@ -137,7 +137,7 @@ class MessageService:
     def _dispatch(self, connection_id: str, body: str | None) -> list[Frame]:
         # Every frame counts against the rate limit, a malformed one too: a flood of them is closed as well.
         settings = self._settings
-        touch = self._registry.touch(
+        touch = self._registry.touch_and_meter(
             connection_id, self._clock(), settings.rate_per_s, settings.burst, FLOOD_HALF_LIFE_S
         )
         if touch is None:
@@ -297,8 +297,8 @@ class UserActions:
         return [self._ack(frame, result)]
 
     @staticmethod
-    def _identity(caller: Caller, frame: ClientFrame) -> Identity:
-        return Identity(caller.tenant_id, caller.user_id, idempotency_key(frame.request_id))
+    def _identity(caller: Caller, frame: ClientFrame) -> ActingUser:
+        return ActingUser(caller.tenant_id, caller.user_id, idempotency_key(frame.request_id))
 
     @staticmethod
     def _ack(frame: ClientFrame, result: Any) -> Frame:

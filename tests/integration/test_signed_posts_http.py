@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connection_service import poster as poster_module
+from connection_service import signed_posts as poster_module
 from connection_service.errors import ConnectionGone, DeliveryFailed
-from connection_service.poster import MAX_ATTEMPTS, SignedPoster
+from connection_service.signed_posts import MAX_ATTEMPTS, SignedPoster
 from tests.integration.scripted_server import GONE, OK, Reply, ScriptedServer
 
 CREDENTIALS = Credentials("AKIDEXAMPLE", "secret")

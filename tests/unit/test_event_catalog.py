@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from connection_service.errors import InvalidEvent
-from connection_service.events import CATALOG, validate_event
+from connection_service.event_catalog import CATALOG, validate_event
 
 VALID: dict[str, dict[str, Any]] = {
     "call_incoming": {"callId": "c1", "from": "+15550001111", "to": "+15550002222"},

@@ -9,7 +9,7 @@ import pytest
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
-from connection_service.config import DEV_JWT_SECRET, ConfigurationError, Settings
+from connection_service.settings import DEV_JWT_SECRET, ConfigurationError, Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 

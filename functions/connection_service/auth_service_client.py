@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .auth import Identity
 from .errors import ServiceError, Unauthorized
+from .tokens import Identity
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import jwt
 from .errors import Unauthorized
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 

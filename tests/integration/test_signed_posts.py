@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from connection_service.errors import ConnectionGone, DeliveryFailed
-from connection_service.poster import MAX_ATTEMPTS, SignedPoster, StaticCredentials, backoff_delay
+from connection_service.signed_posts import MAX_ATTEMPTS, SignedPoster, StaticCredentials, backoff_delay
 from tests.support.aws_connections import ConnectionsApi
 
 CID = "L0SM9cOF/vHc+Ihw="  # base64 alphabet: '/', '+' and '=' must be encoded as boto3 encodes them

@@ -2,7 +2,7 @@
 
 Built once per process on first use, from the one settings object. Modules only some functions need are
 imported by those: pyjwt by the connect function, the posting code by those that post (boto3 only where the
-environment holds no credentials, see gateway.py).
+environment holds no credentials, see management_client.py).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .config import Settings, get_settings
 from .eventlog import EventLog
 from .metrics import Metrics
 from .registry import ConnectionLimits, Registry
+from .settings import Settings, get_settings
 from .stores import RedisClient, Stores, open_stores
 
 if TYPE_CHECKING:
-    from .auth import TokenVerifier
     from .fanout import Broadcaster
-    from .gateway import ManagementApi
+    from .management_client import ManagementApi
+    from .tokens import TokenVerifier
 
 Clock = Callable[[], float]
 
@@ -78,13 +78,13 @@ class Runtime:
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:
-        from .auth import TokenVerifier  # only the connect function verifies tokens
+        from .tokens import TokenVerifier  # only the connect function verifies tokens
 
         return TokenVerifier(self.settings)
 
     @functools.cached_property
     def gateway(self) -> ManagementApi:
-        from .gateway import ManagementApi
+        from .management_client import ManagementApi
 
         return ManagementApi.from_settings(self.settings)
 
