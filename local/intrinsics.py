@@ -162,7 +162,7 @@ class Resolver:
         resource = self.resources.get(logical_id) or {}
         return str(resource.get("Type", ""))
 
-    def _ref(self, name: Any) -> Any:
+    def _ref(self, name: Any) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
         if not isinstance(name, str):
             return self._placeholder(f"Ref {name!r}")
         if name == "AWS::NoValue":
@@ -187,7 +187,7 @@ class Resolver:
             return name
         return self._placeholder(f"Ref {name}")
 
-    def _get_att(self, logical_id: str, attribute: str) -> Any:
+    def _get_att(self, logical_id: str, attribute: str) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
         if logical_id not in self.resources:
             return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
         backed = self.physical(logical_id)
@@ -213,7 +213,7 @@ class Resolver:
             return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}"
         return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
 
-    def _function(self, key: str, argument: Any) -> Any:
+    def _function(self, key: str, argument: Any) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
         if key == "Fn::Sub":
             return self._sub(argument)
         if key == "Fn::GetAtt":
