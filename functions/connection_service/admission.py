@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 from .errors import Forbidden
 from .registry import Registry
+from .shared_types import Clock
 from .tokens import Identity, TokenVerifier
 from .websocket_event import WebSocketEvent
-from .wiring import Clock
 
 log = logging.getLogger(__name__)
 

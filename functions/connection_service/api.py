@@ -7,7 +7,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .census import ConnectionsStatus
 from .errors import (
     BadRequest,
     InvalidEvent,
@@ -28,21 +29,24 @@ from .errors import (
     error_body,
     error_headers,
 )
-from .fanout import Broadcast
-from .status import ConnectionsStatus, detailed_health
-from .wiring import Runtime
+from .health import detailed_health
+from .limits import MAX_ID_LENGTH, MAX_NAME_LENGTH
+from .shared_types import Broadcast
+
+if TYPE_CHECKING:
+    from .wiring import Runtime
 
 log = logging.getLogger(__name__)
 
 TENANT_PATTERN = r"^[^{}]+$"  # a tenant id may not break out of its Redis hash tag
-TenantId = Annotated[str, Field(min_length=1, max_length=128, pattern=TENANT_PATTERN)]
-TenantPath = Annotated[str, Path(min_length=1, max_length=128, pattern=TENANT_PATTERN)]
-ConversationId = Annotated[str, Field(min_length=1, max_length=128)]
-EventId = Annotated[str, Field(min_length=1, max_length=128)]
+TenantId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=TENANT_PATTERN)]
+TenantPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TENANT_PATTERN)]
+ConversationId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class TenantBroadcastBody(BaseModel):
-    event: str = Field(min_length=1, max_length=64)
+    event: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     data: dict[str, Any] = Field(default_factory=dict)
     eventId: EventId | None = None
 
@@ -176,7 +180,7 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
 
     @secured.post("/broadcast/conversation/{conversation_id}", status_code=202, response_model=BroadcastAnswer)
     async def broadcast_conversation(
-        conversation_id: Annotated[str, Path(min_length=1, max_length=128)],
+        conversation_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
         body: ConversationBroadcastBody,
     ) -> BroadcastAnswer:
         return send(Broadcast(body.event, body.tenantId, body.data, conversation_id, body.eventId))

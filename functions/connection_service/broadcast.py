@@ -28,10 +28,11 @@ from pydantic import ValidationError
 
 from . import logcontext, wiring
 from .api import BroadcastBody, create_app, validation_message
+from .dashboard_status import DashboardStatusSender
 from .errors import BadRequest, InvalidEvent, as_service_error, error_body
-from .fanout import Broadcast, Broadcaster
+from .fanout import Broadcaster
 from .observe import observed
-from .status import DashboardStatusSender
+from .shared_types import Broadcast
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import logcontext
 from .call_service_client import ActingUser, CallService, idempotency_key
@@ -28,18 +28,14 @@ from .errors import (
     as_service_error,
 )
 from .eventlog import EventLog
-from .management_client import ManagementApi
+from .limits import MAX_ID_LENGTH
 from .metrics import Metrics
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry, Touch
-from .wiring import Clock
-
-if TYPE_CHECKING:
-    from .fanout import Broadcaster
+from .shared_types import Broadcast, Broadcasting, Clock, ConnectionsClient
 
 log = logging.getLogger(__name__)
 
-MAX_ID_LENGTH = 128
 MAX_REPLAY = 1000
 # A refused message is a strike and strikes halve every FLOOD_HALF_LIFE_S: a connection is closed once they reach
 # FLOOD_STRIKES, i.e. after about 50 refusals in a row, or when refusals keep coming at 3.5/s or more on average,
@@ -91,7 +87,7 @@ class MessageService:
         self,
         registry: Registry,
         event_log: EventLog,
-        gateway: ManagementApi,
+        gateway: ConnectionsClient,
         settings: MessageSettings,
         clock: Clock,
         metrics: Metrics,
@@ -261,7 +257,7 @@ class UserActions:
     logged and does not turn the done action into an error.
     """
 
-    def __init__(self, upstream: Callable[[], CallService], broadcaster: Callable[[], Broadcaster]) -> None:
+    def __init__(self, upstream: Callable[[], CallService], broadcaster: Callable[[], Broadcasting]) -> None:
         # Both made on first use: the httpx client, the fan-out and its event catalog cost other actions nothing.
         self._upstream = upstream
         self._broadcaster = broadcaster
@@ -305,8 +301,6 @@ class UserActions:
         return event_frame("ack", {"action": frame.action, "result": result}, frame.request_id)
 
     def _announce(self, caller: Caller, frame: ClientFrame, event: str, data: dict[str, Any]) -> None:
-        from .fanout import Broadcast
-
         data = {**data, "userId": caller.user_id}
         event_id = None
         if frame.request_id:

@@ -11,8 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidEvent
+from .limits import MAX_ID_LENGTH
 
-Id = Field(min_length=1, max_length=128)
+Id = Field(min_length=1, max_length=MAX_ID_LENGTH)
 
 
 class EventData(BaseModel):
@@ -25,14 +26,14 @@ class CallIncoming(EventData):
     callId: str = Id
     from_: str = Field(alias="from", min_length=1, max_length=64)
     to: str = Field(min_length=1, max_length=64)
-    conversationId: str | None = Field(default=None, max_length=128)
+    conversationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class CallMissed(EventData):
     callId: str = Id
     from_: str = Field(alias="from", min_length=1, max_length=64)
     to: str | None = Field(default=None, max_length=64)
-    conversationId: str | None = Field(default=None, max_length=128)
+    conversationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class MessageReceived(EventData):

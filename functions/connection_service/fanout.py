@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from . import logcontext
 from .errors import ConnectionGone, InvalidEvent, PayloadTooLarge
 from .event_catalog import validate_event
 from .eventlog import Entry, EventLog
-from .management_client import ManagementApi
+from .limits import MAX_FRAME_BYTES
 from .metrics import Metrics
 from .protocol import is_unicode, iso_time, not_json
 from .registry import Registry
-from .wiring import Clock
+from .shared_types import Broadcast, BroadcastResult, Clock, ConnectionsClient
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 128 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Broadcast:
-    event: str
-    tenant_id: str
-    data: dict[str, Any]
-    conversation_id: str | None = None
-    event_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastResult:
-    id: str
-    delivered: int
-    failed: int
-    pruned: int
-    duplicate: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+__all__ = ["Broadcast", "BroadcastResult", "Broadcaster", "event_body"]
 
 
 def event_body(
@@ -70,7 +47,7 @@ class Broadcaster:
         self,
         registry: Registry,
         event_log: EventLog,
-        gateway: ManagementApi,
+        gateway: ConnectionsClient,
         clock: Clock,
         metrics: Metrics,
         max_frame_bytes: int = MAX_FRAME_BYTES,

@@ -13,9 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import BadRequest, ServiceError
-
-MAX_REQUEST_ID_LENGTH = 128
-MAX_ACTION_LENGTH = 64
+from .limits import MAX_ID_LENGTH, MAX_NAME_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,7 @@ def request_id_of(body: str | None) -> tuple[bool, str | None]:
 
 
 def _echoable(request_id: object) -> bool:
-    return isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH and is_unicode(request_id)
+    return isinstance(request_id, str) and len(request_id) <= MAX_ID_LENGTH and is_unicode(request_id)
 
 
 def is_unicode(text: str) -> bool:
@@ -102,14 +100,14 @@ def parse_client_frame(body: str | None) -> ClientFrame:
         raise BadRequest("frame must be a JSON object")
     request_id = parsed.get("requestId")
     if request_id is not None and not _echoable(request_id):
-        if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_LENGTH:
+        if isinstance(request_id, str) and len(request_id) <= MAX_ID_LENGTH:
             raise BadRequest("requestId is not valid Unicode (a lone surrogate): it cannot be echoed")
-        raise BadRequest(f"requestId must be a string of at most {MAX_REQUEST_ID_LENGTH} characters")
+        raise BadRequest(f"requestId must be a string of at most {MAX_ID_LENGTH} characters")
     problem = not_json(parsed)
     if problem is not None:
         raise BadRequest(f"frame is not strict JSON: {problem}")
     action = parsed.get("action")
-    if not isinstance(action, str) or not action or len(action) > MAX_ACTION_LENGTH:
+    if not isinstance(action, str) or not action or len(action) > MAX_NAME_LENGTH:
         raise BadRequest("action must be a non-empty string")
     data = parsed.get("data", {})
     if data is None:

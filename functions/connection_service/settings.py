@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .limits import MAX_FRAME_BYTES
+
 log = logging.getLogger(__name__)
 
 # Development-only values, used solely when running under a local gateway (AWS_SAM_LOCAL=true).
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
     event_log_max_len: int = 10_000
     event_log_retention_s: int = 86_400
     idempotency_ttl_s: int = 86_400
-    max_frame_bytes: int = 128 * 1024
+    max_frame_bytes: int = MAX_FRAME_BYTES
     fanout_concurrency: int = 32
 
     @field_validator("jwt_algorithms", "allowed_origins", mode="before")

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .eventlog import EventLog
 from .metrics import Metrics
 from .registry import ConnectionLimits, Registry
 from .settings import Settings, get_settings
+from .shared_types import Clock
 from .stores import RedisClient, Stores, open_stores
 
 if TYPE_CHECKING:
     from .fanout import Broadcaster
     from .management_client import ManagementApi
     from .tokens import TokenVerifier
-
-Clock = Callable[[], float]
 
 
 class Runtime:

@@ -1,160 +1,27 @@
-"""Connection status, detailed health, and the periodic ``dashboard_status``.
-
-Everything here reads Redis through the registry's and event log's pipelined helpers: no KEYS/SCAN, a fixed
-number of round trips whatever the number of tenants.
-"""
+"""``GET /health/detailed``: Redis (every node), the connection and event stores, the management API and the
+auth service, checked concurrently. Never raises: a failing check is a line of the report."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.cluster import RedisCluster
 
 from .errors import StoreUnavailable
-from .event_catalog import validate_event
-from .fanout import event_body
 from .protocol import iso_time
 from .stores import RedisClient, redacted
 
 if TYPE_CHECKING:
-    from .eventlog import EventLog
-    from .fanout import Broadcaster
-    from .registry import Registry
-    from .wiring import Clock, Runtime
+    from .wiring import Runtime
 
 log = logging.getLogger(__name__)
 
 HTTP_CHECK_TIMEOUT_S = 2.0
-
-
-# --- connections -------------------------------------------------------------------------------------------
-
-
-class ConnectionsStatus:
-    """``GET /connections/status`` and ``GET /connections/tenant/{id}``. Redis errors propagate (503)."""
-
-    def __init__(self, registry: Registry, event_log: EventLog, clock: Clock) -> None:
-        self._registry = registry
-        self._event_log = event_log
-        self._clock = clock
-
-    def totals(self) -> dict[str, Any]:
-        """Connections and event-log lengths per tenant with live connections.
-
-        Round trips: 2 on the connection store (``tenants`` set, then one pipeline over all tenants) and 1 on
-        the event log.
-        """
-        now = self._clock()
-        live = self._registry.census(now)
-        tenants = sorted(live)
-        lengths = self._event_log.lengths(tenants)
-        per_tenant = [
-            {"tenantId": t, "connections": len(live[t]), "eventLogLength": lengths.get(t, 0)} for t in tenants
-        ]
-        return {
-            "connections": sum(len(ids) for ids in live.values()),
-            "tenants": len(tenants),
-            "eventLogEntries": sum(lengths.values()),
-            "perTenant": per_tenant,
-            "checkedAt": iso_time(now),
-        }
-
-    def tenant(self, tenant_id: str) -> dict[str, Any]:
-        now = self._clock()
-        infos = self._registry.tenant_connections(tenant_id, now)
-        return {
-            "tenantId": tenant_id,
-            "count": len(infos),
-            "connections": [
-                {
-                    "id": info.connection_id,
-                    "userId": info.user_id,
-                    "connectedAt": iso_time(info.connected_at),
-                    "lastSeenAt": iso_time(info.last_seen_at),
-                    "subscriptions": info.subscriptions,
-                }
-                for info in sorted(infos, key=lambda i: (i.connected_at, i.connection_id))
-            ],
-            "checkedAt": iso_time(now),
-        }
-
-
-# --- dashboard_status ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DashboardStatusResult:
-    tenants: int
-    delivered: int
-    failed: int
-    pruned: int
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
-
-
-class DashboardStatusSender:
-    """Sends each tenant with live connections its ``dashboard_status`` {activeConnections, activeUsers}.
-
-    The frame is delivered WITHOUT an event-log entry (and so without an ``id``): it is a snapshot that the next
-    one (a minute later) supersedes. Logging it would fill every tenant's log with 1,440 entries a day, push real
-    events out of the count-bounded log sooner, and make a resuming client replay stale counts. A frame without
-    ``id`` leaves the client's ``lastEventId`` untouched, so resumption is unaffected.
-
-    Round trips: 3 on the connection store for all tenants (census: 2, users: 1), then the fan-out, then one
-    removal per tenant that had gone connections.
-    """
-
-    def __init__(self, registry: Registry, broadcaster: Broadcaster, clock: Clock, tenant_concurrency: int = 4) -> None:
-        self._registry = registry
-        self._broadcaster = broadcaster
-        self._clock = clock
-        self._tenant_concurrency = tenant_concurrency
-
-    def send(self) -> DashboardStatusResult:
-        now = self._clock()
-        live = self._registry.census(now)
-        if not live:
-            return DashboardStatusResult(0, 0, 0, 0)
-        tenants = sorted(live)
-        all_ids = [cid for t in tenants for cid in live[t]]
-        users = dict(zip(all_ids, self._registry.user_ids(all_ids), strict=True))
-        occurred_at = iso_time(now)
-
-        def one(tenant_id: str) -> tuple[int, int, int]:
-            ids = live[tenant_id]
-            data = validate_event(
-                "dashboard_status",
-                {
-                    "activeConnections": len(ids),
-                    "activeUsers": len({users[cid] for cid in ids if users[cid] is not None}),
-                },
-            )
-            frame = event_body("dashboard_status", tenant_id, data, occurred_at).encode()
-            delivered, failed, gone = self._broadcaster.deliver(frame, ids)
-            self._registry.remove(tenant_id, {cid: users[cid] for cid in gone})
-            return delivered, failed, len(gone)
-
-        # The fan-out keeps up to FANOUT_CONCURRENCY posts in flight within a tenant; a few tenants at a time keep
-        # many small tenants from being served one after another.
-        with ThreadPoolExecutor(max_workers=min(self._tenant_concurrency, len(tenants))) as pool:
-            outcomes = list(pool.map(one, tenants))
-        return DashboardStatusResult(
-            tenants=len(tenants),
-            delivered=sum(o[0] for o in outcomes),
-            failed=sum(o[1] for o in outcomes),
-            pruned=sum(o[2] for o in outcomes),
-        )
-
-
-# --- detailed health -----------------------------------------------------------------------------------------
 
 
 def _reason(exc: BaseException) -> str:
