@@ -6,30 +6,39 @@ from __future__ import annotations
 import collections
 import re
 import socket
+import socketserver
 import ssl
 import threading
-import time
 import urllib.parse
 from dataclasses import dataclass
 
+from tests.support.stub_server import StubServer, stand_in
+
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 GONE = b'HTTP/1.1 410 Gone\r\nx-amzn-ErrorType: GoneException\r\nContent-Length: 16\r\n\r\n{"message":null}'
+HOLD_MAX_S = 10.0  # a held reply never outlives a forgotten release by more than this
 
 
 @dataclass
 class Reply:
     raw: bytes | None = OK  # None: close without answering
     close: bool = False  # close the connection after answering (without saying so)
-    delay_s: float = 0.0
+    together: threading.Barrier | None = None  # answer once as many requests as the barrier's parties are held
+    after_hang_up: bool = False  # a peer too slow for the client: answer only once the client has hung up
 
 
-class ScriptedServer:
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        stand_in(self, ScriptedServer).serve(self.request)
+
+
+class ScriptedServer(StubServer):
     """An HTTP/1.1 server that answers each request with the next reply scripted for its connection id (default:
-    200), and counts connections: accepted in all, and open at most at once."""
+    200), and counts connections: accepted in all, and open at most at once. It serves from construction on."""
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
         self._tls = tls
+        self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
         self.replies: dict[str, collections.deque[Reply]] = collections.defaultdict(collections.deque)
         self.posted: list[tuple[str, bytes]] = []
@@ -37,30 +46,19 @@ class ScriptedServer:
         self.open = 0
         self.max_open = 0
         self.closed = threading.Event()  # set each time the server closes a connection
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return int(self._listener.getsockname()[1])
+        super().__init__(_Handler, HOLD_MAX_S)
+        self.start()
 
     def endpoint(self, host: str = "127.0.0.1") -> str:
-        return f"{'https' if self._tls else 'http'}://{host}:{self.port}/dev"
+        return f"{self.scheme}://{host}:{self.port}/dev"
 
     def script(self, connection_id: str, *replies: Reply) -> None:
         self.replies[connection_id].extend(replies)
 
     def close(self) -> None:
-        self._listener.close()
+        self.stop()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: socket.socket) -> None:
         with self._lock:
             self.accepted += 1
             self.open += 1
@@ -69,7 +67,7 @@ class ScriptedServer:
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_side=True)
             self._answer_requests(sock)
-        except OSError:
+        except (OSError, threading.BrokenBarrierError):
             pass
         finally:
             with self._lock:
@@ -96,7 +94,12 @@ class ScriptedServer:
                 self.posted.append((connection_id, body))
                 queued = self.replies.get(connection_id)
                 reply = queued.popleft() if queued else Reply()
-            time.sleep(reply.delay_s)
+            if reply.together is not None:
+                reply.together.wait(self.hold_max_s)
+            if reply.after_hang_up:
+                sock.settimeout(self.hold_max_s)
+                while sock.recv(65536):
+                    pass
             if reply.raw is None:
                 return
             sock.sendall(reply.raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,13 +59,14 @@ def test_many_posts_keep_at_most_concurrency_connections_and_answer_in_order(
     server.script("conn-007", Reply(GONE))
     server.script("conn-030", Reply(b"HTTP/1.1 403 Forbidden\r\nx-amzn-ErrorType: ForbiddenException\r\n\r\n", True))
     server.script("conn-031", Reply(b"HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n"))
-    for n in range(50, 60):
-        server.script(ids[n], Reply(delay_s=0.02))
+    four_held = threading.Barrier(4)  # answered only while four are in flight at once, twice over
+    for n in range(50, 58):
+        server.script(ids[n], Reply(together=four_held))
     poster = make_poster(server, slept, concurrency=4)
 
     outcomes = poster.post_many(ids, b'{"event":"a"}')
 
-    assert server.max_open <= 4
+    assert server.max_open == 4
     assert isinstance(outcomes[7], ConnectionGone)
     assert isinstance(outcomes[30], DeliveryFailed) and "403 ForbiddenException" in str(outcomes[30])
     assert [n for n, outcome in enumerate(outcomes) if outcome is not None] == [7, 30]  # the 503 was retried
@@ -109,7 +111,7 @@ def test_no_answer_a_broken_answer_or_a_timeout_is_retried_then_fails(
     server: ScriptedServer, slept: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(poster_module, "READ_TIMEOUT_S", 0.2)
-    server.script("a", Reply(None), Reply(b"SMTP ready\r\n\r\n"), Reply(delay_s=1.0), Reply())
+    server.script("a", Reply(None), Reply(b"SMTP ready\r\n\r\n"), Reply(after_hang_up=True), Reply())
     server.script("b", *[Reply(None)] * MAX_ATTEMPTS)
     poster = make_poster(server, slept)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 
-from tests.support.stub_server import StubServer, answer_json
+from tests.support.stub_server import QuietHandler, StubServer, answer_json, stand_in
 
 
 @dataclass(frozen=True)
@@ -23,39 +22,37 @@ class Received:
     authorization: str
 
 
+class _Handler(QuietHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, body = stand_in(self, AuthService).validate(self.path, self.headers.get("Authorization", ""))
+        answer_json(self, status, json.dumps(body).encode())
+
+
 class AuthService(StubServer):
     def __init__(self, hold_max_s: float = 3.0) -> None:
         self.valid: dict[str, tuple[str, str]] = {}  # token -> (user id, tenant id) it vouches for
         self.received: list[Received] = []
         self.mode = "ok"  # ok | failing | hanging
         self._lock = threading.Lock()
-        service = self
+        super().__init__(_Handler, hold_max_s)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                authorization = self.headers.get("Authorization", "")
-                with service._lock:
-                    service.received.append(Received("POST", self.path, authorization))
-                    mode = service.mode
-                if mode == "hanging":
-                    service.hold()
-                scheme, _, token = authorization.partition(" ")
-                user = service.valid.get(token) if scheme == "Bearer" else None
-                if mode == "failing":
-                    status, body = 500, {"error": "internal"}
-                elif self.path != "/auth/validate":
-                    status, body = 404, {"error": "not found"}
-                elif user is None:
-                    status, body = 401, {"valid": False}
-                else:
-                    status, body = 200, {"valid": True, "user": {"id": user[0], "tenantId": user[1]}}
-                answer_json(self, status, json.dumps(body).encode())
-
-        super().__init__(Handler, hold_max_s)
+    def validate(self, path: str, authorization: str) -> tuple[int, dict[str, object]]:
+        """Record a request; the status and body that answer it."""
+        with self._lock:
+            self.received.append(Received("POST", path, authorization))
+            mode = self.mode
+        if mode == "hanging":
+            self.hold()
+        scheme, _, token = authorization.partition(" ")
+        user = self.valid.get(token) if scheme == "Bearer" else None
+        if mode == "failing":
+            return 500, {"error": "internal"}
+        if path != "/auth/validate":
+            return 404, {"error": "not found"}
+        if user is None:
+            return 401, {"valid": False}
+        return 200, {"valid": True, "user": {"id": user[0], "tenantId": user[1]}}
 
     @property
     def url(self) -> str:

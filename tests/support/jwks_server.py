@@ -10,16 +10,21 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.support.stub_server import StubServer, answer_json
+from tests.support.stub_server import QuietHandler, StubServer, answer_json, stand_in
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class _Handler(QuietHandler):
+    def do_GET(self) -> None:
+        status, body = stand_in(self, JwksServer).fetched(self.path)
+        answer_json(self, status, body)
 
 
 class JwksServer(StubServer):
@@ -29,27 +34,20 @@ class JwksServer(StubServer):
         self.fetches = 0
         self.mode = "ok"  # ok | broken | hanging
         self._lock = threading.Lock()
-        server = self
+        super().__init__(_Handler, hold_max_s)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with server._lock:
-                    server.fetches += 1
-                    mode = server.mode
-                if mode == "hanging":
-                    server.hold()
-                if mode == "broken":
-                    body, status = b"<html>upstream error</html>", 500
-                elif self.path != "/.well-known/jwks.json":
-                    body, status = b"{}", 404
-                else:
-                    body, status = json.dumps(server.jwks()).encode(), 200
-                answer_json(self, status, body)
-
-        super().__init__(Handler, hold_max_s)
+    def fetched(self, path: str) -> tuple[int, bytes]:
+        """Count a fetch; the status and body that answer it."""
+        with self._lock:
+            self.fetches += 1
+            mode = self.mode
+        if mode == "hanging":
+            self.hold()
+        if mode == "broken":
+            return 500, b"<html>upstream error</html>"
+        if path != "/.well-known/jwks.json":
+            return 404, b"{}"
+        return 200, json.dumps(self.jwks()).encode()
 
     @property
     def url(self) -> str:
