@@ -1,17 +1,8 @@
 """Remote token validation against ts-auth-service (``AUTH_MODE=remote``): catches revoked tokens.
 
-Runs only after the local signature check has accepted the token. The contract (README, "Authentication"):
-
-    POST {TS_AUTH_SERVICE_URL}{TS_AUTH_VALIDATE_PATH}       (default http://localhost:3301/auth/validate)
-    Authorization: Bearer <token>
-
-    200 {"valid": true, "user": {"id": <sub>, "tenantId": <tenant>}}   accepted, if the identity matches the token
-    200 {"valid": false, ...}, 401 or 403                               revoked / invalid       -> connect 401
-    anything else, a timeout, a refused connection                      auth service unavailable -> connect 503
-
-Answers (accepted or revoked) are cached in this process for ``TS_AUTH_CACHE_TTL_S`` (default 30 s), keyed by the
-SHA-256 of the token: the token itself is never stored or logged. Failures are not cached. httpx is imported
-here, and this module only in remote mode, so the connect function's cold import stays light.
+Runs only after the local signature check has accepted the token. The contract (the request, the answers and
+what each becomes, the answer cache) is in docs/authentication.md. The token itself is never stored or logged.
+httpx is imported here, and this module only in remote mode, so the connect function's cold import stays light.
 """
 
 from __future__ import annotations

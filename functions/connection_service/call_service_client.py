@@ -1,20 +1,7 @@
 """as-call-service, the target of the dashboard's user actions, with its HTTP errors converted where they enter.
 
-The contract (README, "as-call-service contract"):
-
-- ``POST  /conversations/{conversationId}/takeover``   body ``{}``
-- ``POST  /conversations/{conversationId}/messages``   body ``{"body": "<SMS text>"}``
-- ``PATCH /leads/{leadId}/status``                    body ``{"status": "<status>"}``
-
-Every request carries ``X-Internal-Service-Key``, ``Idempotency-Key`` (the client's ``requestId``, or one made
-up here), ``X-Tenant-Id`` and ``X-User-Id`` (the caller as the verified token named it; never taken from the
-client's data). Path ids and those three header values are UTF-8 percent-encoded (RFC 3986 unreserved
-characters are kept, so ordinary ids such as UUIDs pass unchanged; upstream percent-decodes). Answers are JSON.
-
-Outcomes: 2xx → the parsed JSON (``None`` for 204); connection refused, timeout, 5xx, 401, a redirect or an
-unparseable answer → :class:`UpstreamUnavailable` (nothing is claimed done); 400/409/422 and other 4xx →
-:class:`BadRequest` with the upstream's message when it is safe to show; 403/404 → :class:`Forbidden` with a
-fixed message (a tenant cannot tell another tenant's ids from missing ones); 429 → :class:`RateLimited`.
+The contract (requests, headers, encoding, and what each answer becomes) is docs/call-service.md. Answers are
+converted here: :class:`UpstreamUnavailable`, :class:`BadRequest`, :class:`Forbidden`, :class:`RateLimited`.
 
 httpx is imported only here and only when a client is made or a call fails, so the message function's cold
 import stays light.
