@@ -1,4 +1,4 @@
-"""The Redis round-trip budget (README, Redis model), counted as socket writes of the real redis client per node (a
+"""The Redis round-trip budget (docs/redis.md), counted as socket writes of the real redis client per node (a
 cluster client writes to each node it needs), and checked to be independent of tenant size."""
 
 from __future__ import annotations

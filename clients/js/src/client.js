@@ -20,8 +20,8 @@ const OWN_CHANNELS = new Set(["*", "state", "resync_required", "error"]);
  */
 
 /**
- * A dashboard's connection to as-connection-service. See index.d.ts for the options and README
- * ("Dashboard client") for the behaviour.
+ * A dashboard's connection to as-connection-service. See index.d.ts for the options and
+ * docs/dashboard-client.md for the behaviour.
  */
 export class RealtimeClient {
   #url;
