@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import enum
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
 from local.event_payloads import Peer
 
-CONNECTING = 0
-OPEN = 1
-CLOSED = 2
+
+class IllegalTransition(RuntimeError):
+    """A state change the lifecycle does not allow: a bug in the gateway, never a client's doing."""
+
+
+State = TypeVar("State", bound=enum.Enum)
+
+
+def checked_move(moves: Mapping[State, frozenset[State]], current: State, new: State) -> State:
+    """``new``, if ``moves`` leads there from ``current``; else :class:`IllegalTransition`."""
+    if new not in moves[current]:
+        raise IllegalTransition(f"{type(current).__name__} {current.name} -> {new.name}")
+    return new
+
+
+class ConnectionState(enum.IntEnum):
+    """A connection's lifecycle: ``CONNECTING`` while ``$connect`` runs, then ``OPEN``, and ``CLOSED`` for good."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSED = 2
+
+
+_CONNECTION_MOVES = {
+    ConnectionState.CONNECTING: frozenset({ConnectionState.OPEN, ConnectionState.CLOSED}),
+    ConnectionState.OPEN: frozenset({ConnectionState.CLOSED}),
+    ConnectionState.CLOSED: frozenset({ConnectionState.CLOSED}),  # closing again (the client and the gateway both)
+}
 
 
 OUTBOUND_LIMIT = 1024 * 1024
@@ -25,13 +52,13 @@ class Connection:
     ``local.websocket.Socket`` for connections the gateway serves itself).
     """
 
-    __slots__ = ("authorizer", "close_info", "last_active", "peer", "state", "transport", "ws")
+    __slots__ = ("_state", "authorizer", "close_info", "last_active", "peer", "transport", "ws")
 
     def __init__(self, peer: Peer, authorizer: dict[str, Any] | None = None) -> None:
         self.peer = peer
         self.ws: web.WebSocketResponse | None = None
         self.transport: asyncio.Transport | None = None
-        self.state = CONNECTING
+        self._state = ConnectionState.CONNECTING
         self.last_active = peer.connected_at
         self.authorizer = authorizer
         self.close_info: tuple[int, str] | None = None
@@ -41,10 +68,18 @@ class Connection:
     def id(self) -> str:
         return self.peer.connection_id
 
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def enter(self, state: ConnectionState) -> None:
+        """Move to ``state``; :class:`IllegalTransition` if the lifecycle does not lead there."""
+        self._state = checked_move(_CONNECTION_MOVES, self._state, state)
+
     async def send(self, data: bytes) -> bool:
         """Send a text frame; False when the connection can no longer take one (PostToConnection's 410)."""
         ws = self.ws
-        if self.state != OPEN or ws is None or ws.closed:
+        if self._state is not ConnectionState.OPEN or ws is None or ws.closed:
             return False
         if self.drop_if_not_reading():
             return False

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
+from local.background_tasks import BackgroundTasks
 from local.config import GatewayConfig
 from local.connections import ConnectionTable
 from local.faults import Faults
@@ -50,7 +50,7 @@ class Gateway:
         self.api: WebSocketApiSpec | None = model.websocket
         self.selector = RouteSelector(self.api.route_selection_expression if self.api else "$request.body.action")
         self.route_keys = frozenset(self.api.routes) if self.api else frozenset[str]()
-        self.background: set[Any] = set()
+        self.background = BackgroundTasks()
         self.domain_name: str | None = None
         """``requestContext.domainName`` of WebSocket events: the TLS listener's ``host:port``, under which
         ``https://{domainName}/{stage}`` reaches @connections; ``None``: the client's ``Host``."""

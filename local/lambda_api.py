@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -53,9 +52,7 @@ class LambdaApi:
         if kind == "DryRun":
             return web.Response(status=204)
         if kind == "Event":
-            task = asyncio.create_task(self._run(logical_id, event, "Event"))
-            self.gw.background.add(task)
-            task.add_done_callback(self.gw.background.discard)
+            self.gw.background.spawn(self._run(logical_id, event, "Event"))
             return web.Response(status=202)
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": lambda_request_id()}
         try:

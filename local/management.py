@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from local.clock import iso_time
-from local.connections import OPEN, Connection
+from local.connections import Connection, ConnectionState
 from local.gateway import Gateway
 from local.ids import gateway_id
 from local.websocket import WebSocketService
@@ -49,7 +49,7 @@ class ManagementService:
         if "%" in connection_id:
             connection_id = unquote(connection_id)
         connection = self.gw.connections.get(connection_id)
-        if connection is None or connection.state != OPEN:
+        if connection is None or connection.state is not ConnectionState.OPEN:
             return None
         return connection
 
@@ -109,9 +109,7 @@ class ManagementService:
         if connection is None:
             return gone()
         connection.close_info = (1000, "")
-        task = asyncio.create_task(self.ws.close(connection, 1000, ""))
-        self.gw.background.add(task)
-        task.add_done_callback(self.gw.background.discard)
+        self.gw.background.spawn(self.ws.close(connection, 1000, ""))
         return web.Response(status=204)
 
     async def _inject(self, operation: str, request: web.Request) -> web.Response | None:

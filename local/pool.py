@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from local.background_tasks import BackgroundTasks
 from local.emf import MetricsBoard
 from local.ids import lambda_request_id
 from local.invocation import InvocationError
@@ -64,7 +65,7 @@ class FunctionPool:
         self._scale_timer: asyncio.TimerHandle | None = None
         self.closed = False
         self._numbers = itertools.count(1)
-        self._launches: set[asyncio.Task[None]] = set()
+        self._launches = BackgroundTasks()
 
     # --- invoking -------------------------------------------------------------------------------------------
 
@@ -136,9 +137,7 @@ class FunctionPool:
     def _start(self) -> None:
         environment = Environment(self.spec, self.variables, self.command, self, next(self._numbers), self.metrics)
         self.environments.add(environment)
-        task = asyncio.create_task(environment.launch(self.endpoint))
-        self._launches.add(task)
-        task.add_done_callback(self._launches.discard)
+        self._launches.spawn(environment.launch(self.endpoint))
 
     # --- told by environments -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from local.background_tasks import BackgroundTasks
 from local.clock import iso_time
 from local.emf import MetricsBoard
 from local.invocation import InvocationError
@@ -111,7 +112,7 @@ class Environment:
         self._launched = time.perf_counter()
         self._parked: asyncio.Future[Invocation] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
         self._endpoint: RuntimeEndpoint | None = None
         self.exited = asyncio.Event()
 
@@ -149,10 +150,7 @@ class Environment:
         asyncio.get_running_loop().call_later(INIT_LIMIT_S, self._init_deadline)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coroutine)
 
     async def _relay(self, stream: asyncio.StreamReader) -> None:
         while True:

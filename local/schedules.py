@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
+from local.background_tasks import BackgroundTasks
 from local.model import ScheduleSpec
 
 log = logging.getLogger("local.schedules")
@@ -124,17 +125,15 @@ class ScheduleRunner:
         self.schedules = schedules
         self.fire = fire
         self.speed = speed if speed > 0 else 1.0
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks = BackgroundTasks()
 
     def start(self) -> None:
         for schedule in self.schedules:
             if schedule.enabled:
-                self.tasks.append(asyncio.create_task(self._run(schedule)))
+                self.tasks.spawn(self._run(schedule))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.tasks.cancel()
 
     async def _run(self, schedule: ScheduleSpec) -> None:
         while True:

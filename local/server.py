@@ -19,6 +19,7 @@ from aiohttp import web
 
 from local.admin import AdminService
 from local.api_urls import ApiUrlRewriter, LocalAddresses
+from local.background_tasks import BackgroundTasks
 from local.clock import now_ms
 from local.config import GatewayConfig
 from local.event_payloads import schedule_payload
@@ -91,7 +92,8 @@ def resolve_runtime_client(choice: str) -> str:
 
 
 class LocalGatewayServer:
-    """Everything the gateway runs, built from a config; :meth:`serve` runs until stopped."""
+    """Everything the gateway runs, built from a config (the template loaded, the ports bound, the backing
+    services started); :meth:`serve` runs until stopped, :meth:`close` releases what was started."""
 
     def __init__(self, config: GatewayConfig, shell: Mapping[str, str] | None = None) -> None:
         self.config = config
@@ -106,19 +108,36 @@ class LocalGatewayServer:
         )
         websocket = self.model.websocket
         self.stage = config.stage or (websocket.stage_name if websocket and websocket.stage_name else "dev")
-        self.sock = bind_socket(config.host, config.port)
-        requested_port, config.port = config.port, int(self.sock.getsockname()[1])
-        self.tls_sock = self._bind_tls(requested_port) if config.tls else None
-        self.tls: TlsFiles | None = None
+        self.tls_sock: socket.socket | None = None
         self.aws: MotoBacking | None = None
-        self.rewritten: dict[str, dict[str, str]] = {}
-        self.domain_name: str | None = None
         self.redis: RedisServer | EmbeddedCluster | None = None
         self.redis_url: str | None = None
         self.redis_source = "none"
-        self.gateway: Gateway | None = None
-        self.runtime_client = "in-process"
         self._stop = asyncio.Event()
+        self.sock = bind_socket(config.host, config.port)
+        try:
+            requested_port, config.port = config.port, int(self.sock.getsockname()[1])
+            self.tls_sock = self._bind_tls(requested_port) if config.tls else None
+            self.aws = self._start_aws()
+            self.tls = self._start_tls()
+            self.domain_name = None if self.tls_port is None else loopback_authority(config.host, self.tls_port)
+            self.rewritten = self._rewrites()
+            environments = self._start_redis()
+            self.runtime_client = "in-process" if config.in_process else resolve_runtime_client(config.runtime_client)
+            self.gateway = Gateway(config, self.model, self._invoker(environments), self.stage)
+            self.gateway.domain_name = self.domain_name
+            self.websocket = WebSocketService(self.gateway)
+            self.management = ManagementService(self.gateway, self.websocket)
+            self.http = HttpApiService(self.gateway)
+            self.rest = RestApiService(self.gateway)
+            self.lambda_api = LambdaApi(self.gateway)
+            self.admin = AdminService(self.gateway, self.fire_schedule, self.reload)
+            self.schedules = ScheduleRunner(self.model.schedules, self.fire_schedule, config.schedule_speed)
+            self.local_only = LocalOnly(config.allowed_hosts)
+            self.app = self._application()
+        except BaseException:
+            self.close()
+            raise
 
     # --- setup ----------------------------------------------------------------------------------------------
 
@@ -137,26 +156,30 @@ class LocalGatewayServer:
     def tls_port(self) -> int | None:
         return None if self.tls_sock is None else int(self.tls_sock.getsockname()[1])
 
-    def _start_tls(self) -> None:
+    def _start_tls(self) -> TlsFiles | None:
         if self.tls_sock is None:
-            return
+            return None
         data_dir = self.config.data_dir or default_data_dir(self.shell)
-        self.tls = prepare(data_dir, certificate_hosts(self.config.host, self.config.allowed_hosts), self.shell)
-        self.domain_name = loopback_authority(self.config.host, int(self.tls_port or 0))
+        return prepare(data_dir, certificate_hosts(self.config.host, self.config.allowed_hosts), self.shell)
 
-    def _start_aws(self) -> None:
+    def _start_aws(self) -> MotoBacking | None:
         if self.aws_port is None:
             for resource in self.model.aws_resources:
                 off = f"{resource.logical_id} ({resource.type}) is not emulated (--aws-resources off)"
                 self.model.warnings.append(off)
-            return
+            return None
         if not self.model.aws_resources:
-            return
+            return None
         from local.moto_backing import MotoBacking
 
-        self.aws = MotoBacking(self.aws_port, self.config.region, self.config.aws_state).start()
-        self.aws.create(self.model.aws_resources)
-        self.aws.restore()
+        aws = MotoBacking(self.aws_port, self.config.region, self.config.aws_state).start()
+        try:
+            aws.create(self.model.aws_resources)
+            aws.restore()
+        except BaseException:
+            aws.stop()
+            raise
+        return aws
 
     def _rewrites(self) -> dict[str, dict[str, str]]:
         """Template values naming one of the app's own APIs, rewritten to the gateway's address."""
@@ -233,8 +256,7 @@ class LocalGatewayServer:
         config = self.config
         if config.in_process:
             return InProcessInvoker(self.model.functions, envs)
-        client = resolve_runtime_client(config.runtime_client)
-        self.runtime_client = client
+        client = self.runtime_client
         return EnvironmentInvoker(
             self.model.functions,
             envs,
@@ -243,24 +265,9 @@ class LocalGatewayServer:
             idle_timeout=config.environment_idle_timeout,
         )
 
-    def build(self) -> web.Application:
-        self._start_aws()
-        self._start_tls()
-        self.rewritten = self._rewrites()
-        invoker = self._invoker(self._start_redis())
-        gateway = Gateway(self.config, self.model, invoker, self.stage)
-        gateway.domain_name = self.domain_name
-        self.gateway = gateway
-        self.websocket = WebSocketService(gateway)
-        self.management = ManagementService(gateway, self.websocket)
-        self.http = HttpApiService(gateway)
-        self.rest = RestApiService(gateway)
-        self.lambda_api = LambdaApi(gateway)
-        self.admin = AdminService(gateway, self.fire_schedule, self.reload)
-        self.schedules = ScheduleRunner(self.model.schedules, self.fire_schedule, self.config.schedule_speed)
-
+    def _application(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024, handler_args={"max_field_size": 65536})
-        local_only = self.local_only = LocalOnly(self.config.allowed_hosts)
+        local_only = self.local_only
         for route in self.admin.routes():
             app.router.add_route(route.method, route.path, local_only.wrap(route.handler))
         management = local_only.wrap(self.management.handle)
@@ -290,7 +297,6 @@ class LocalGatewayServer:
         return web.json_response({"message": "Not Found"}, status=404)
 
     async def fire_schedule(self, schedule: ScheduleSpec) -> None:
-        assert self.gateway is not None
         payload = schedule_payload(
             schedule.input,
             rule_arn=schedule.rule_arn,
@@ -315,7 +321,6 @@ class LocalGatewayServer:
         )
 
     def reload(self) -> int:
-        assert self.gateway is not None
         dropped = self.gateway.invoker.reload()
         log.info("RELOAD     code reloaded (%d environments retired); next invocations cold-start", dropped)
         return dropped
@@ -342,8 +347,18 @@ class LocalGatewayServer:
 
     # --- run ------------------------------------------------------------------------------------------------
 
-    def describe(self) -> list[str]:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
-        lines = [f"template {self.config.template}"]
+    def describe(self) -> list[str]:
+        """The startup lines: what is served where, what backs it, and what is not emulated."""
+        return [
+            f"template {self.config.template}",
+            *self._describe_apis(),
+            *self._describe_local_services(),
+            *self._describe_runtime(),
+            *self._describe_notices(),
+        ]
+
+    def _describe_apis(self) -> list[str]:
+        lines: list[str] = []
         api = self.model.websocket
         base = f"{self.config.host}:{self.config.port}"
         if api is not None:
@@ -355,12 +370,14 @@ class LocalGatewayServer:
                 )
                 lines.append(f"  {key:<16} -> {route.function or '(not emulated)'}{extras}")
             lines.append(f"@connections: http://{base}/{self.stage}/@connections/{{connectionId}}")
-        for http_route in self.model.http_routes:
-            lines.append(f"HTTP {http_route.route_key:<40} -> {http_route.function}")
+        lines.extend(f"HTTP {route.route_key:<40} -> {route.function}" for route in self.model.http_routes)
         for rest_route in self.model.rest_routes:
             key = f"{rest_route.method} {rest_route.path}"
             lines.append(f"REST {key:<40} -> {rest_route.function} (also under /{rest_route.stage})")
-        lines.extend(self._describe_local_services())
+        return lines
+
+    def _describe_runtime(self) -> list[str]:
+        lines: list[str] = []
         for schedule in self.model.schedules:
             state = "enabled" if schedule.enabled and self.config.schedules == "on" else "manual"
             lines.append(f"schedule {schedule.name} {schedule.expression} -> {schedule.function} ({state})")
@@ -373,14 +390,16 @@ class LocalGatewayServer:
                 f"up to {self.config.max_environments} per function, stopped after "
                 f"{self.config.environment_idle_timeout:g} s idle"
             )
-        if self.gateway and self.gateway.faults:
+        return lines
+
+    def _describe_notices(self) -> list[str]:
+        lines: list[str] = []
+        if self.gateway.faults:
             lines.append(f"FAULT INJECTION ON: {[r.text for r in self.gateway.faults.rules]}")
         for function, variables in sorted(self.rewritten.items()):
-            for name, value in sorted(variables.items()):
-                lines.append(f"API URL rewritten: {function} {name}={value}")
+            lines.extend(f"API URL rewritten: {function} {name}={value}" for name, value in sorted(variables.items()))
         lines.extend(f"RUNTIME: {line}" for line in runtime_mismatches(self.model.functions.values()))
-        for warning in self.model.warnings:
-            lines.append(f"NOT EMULATED: {warning}")
+        lines.extend(f"NOT EMULATED: {warning}" for warning in self.model.warnings)
         return lines
 
     def _describe_local_services(self) -> list[str]:
@@ -402,7 +421,7 @@ class LocalGatewayServer:
         return lines
 
     async def serve(self) -> None:
-        app = self.build()
+        app = self.app
         for line in self.describe():
             log.info("%s", line)
         runner = web.AppRunner(
@@ -434,13 +453,14 @@ class LocalGatewayServer:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._stop.set)
-        assert self.gateway is not None
         await self.gateway.invoker.start()
-        tasks = [asyncio.create_task(self.websocket.sweep_forever()), asyncio.create_task(_close_expired(lanes))]
+        chores = BackgroundTasks()
+        chores.spawn(self.websocket.sweep_forever())
+        chores.spawn(_close_expired(lanes))
         if self.config.schedules == "on":
             self.schedules.start()
         if self.config.reload:
-            tasks.append(asyncio.create_task(self._watch_code()))
+            chores.spawn(self._watch_code())
         tls = f" tls {self.tls_port}" if self.tls is not None else ""
         print(f"{READY_MARKER} on http://{self.config.host}:{self.config.port} stage {self.stage}{tls}", flush=True)
         try:
@@ -449,17 +469,13 @@ class LocalGatewayServer:
             log.info("shutting down: closing connections")
             await self.websocket.shutdown()
             await self.schedules.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await chores.cancel()
             for each in listeners:
                 each.close()
             for lane in list(lanes):
                 lane.close()
             await runner.cleanup()
-            assert self.gateway is not None
-            if self.gateway.background:
-                await asyncio.wait(list(self.gateway.background), timeout=5)
+            await self.gateway.background.wait(5)
             await self.gateway.invoker.shutdown()
             self.close()
             log.info("stopped")
@@ -468,6 +484,7 @@ class LocalGatewayServer:
         self._stop.set()
 
     def close(self) -> None:
+        """Stop the Redis and moto the gateway started and close its listening sockets (again: nothing)."""
         if self.redis is not None:
             self.redis.stop()
             self.redis = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import enum
 import hashlib
 import http
 import json
@@ -24,8 +25,9 @@ from typing import Any, NamedTuple
 from aiohttp import WSMessage, WSMsgType, web
 
 from local import authorizer as auth
+from local.background_tasks import BackgroundTasks
 from local.clock import now_ms
-from local.connections import CLOSED, OPEN, Connection
+from local.connections import Connection, ConnectionState, checked_move
 from local.event_payloads import Peer, connect_event, connect_headers, disconnect_event, message_event
 from local.frames import (
     BINARY,
@@ -168,7 +170,23 @@ def _http_response(status: int, headers: list[tuple[str, str]], body: bytes = b"
     return "\r\n".join(lines).encode("latin-1") + body
 
 
-_HANDSHAKE, _OPEN, _CLOSING, _CLOSED = range(4)
+class SocketPhase(enum.IntEnum):
+    """Where a :class:`Socket`'s wire protocol is: handshake unanswered, open, close frame sent, transport gone."""
+
+    HANDSHAKE = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+_HANDSHAKE, _OPEN, _CLOSING, _CLOSED = SocketPhase
+PHASE_MOVES = {
+    _HANDSHAKE: frozenset({_OPEN, _CLOSING, _CLOSED}),
+    _OPEN: frozenset({_CLOSING, _CLOSED}),
+    _CLOSING: frozenset({_CLOSED}),
+    _CLOSED: frozenset[SocketPhase](),
+}
+"""The moves a :class:`Socket`'s phase may make (:func:`local.connections.checked_move`)."""
 
 
 class Socket(Connection, asyncio.Protocol):
@@ -191,6 +209,9 @@ class Socket(Connection, asyncio.Protocol):
         self._closer: asyncio.TimerHandle | None = None
         self._closed: asyncio.Future[None] | None = None
 
+    def _enter(self, phase: SocketPhase) -> None:
+        self._phase = checked_move(PHASE_MOVES, self._phase, phase)
+
     # --- handshake ------------------------------------------------------------------------------------------
 
     def accept(self, key: str, protocol: str | None) -> None:
@@ -202,8 +223,8 @@ class Socket(Connection, asyncio.Protocol):
             headers.append(("Sec-WebSocket-Protocol", protocol))
         headers.append(("Date", formatdate(usegmt=True)))
         self.transport.write(_http_response(101, headers))
-        self._phase = _OPEN
-        self.state = OPEN
+        self._enter(_OPEN)
+        self.enter(ConnectionState.OPEN)
         pending, self._pending = self._pending, b""
         if pending:
             self.data_received(pending)
@@ -218,7 +239,7 @@ class Socket(Connection, asyncio.Protocol):
             ("Connection", "close"),
         ]
         self.transport.write(_http_response(refusal.status, headers, body))
-        self._phase = _CLOSING
+        self._enter(_CLOSING)
         self.transport.close()
 
     @property
@@ -264,7 +285,7 @@ class Socket(Connection, asyncio.Protocol):
                     closed_with = (1005, "Client-side close frame status not set") if code == 1005 else (code, reason)
                     self.close_info = closed_with
                 transport.write(close_frame(1000 if code == 1005 else code))
-                self._phase = _CLOSING
+                self._enter(_CLOSING)
             transport.close()
         elif self._phase != _OPEN:
             return
@@ -298,7 +319,7 @@ class Socket(Connection, asyncio.Protocol):
         if self._phase != _OPEN or transport is None:
             return
         transport.write(close_frame(code, reason))
-        self._phase = _CLOSING
+        self._enter(_CLOSING)
         self._reader.discard()
         self._closer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
@@ -312,7 +333,7 @@ class Socket(Connection, asyncio.Protocol):
             await asyncio.shield(self._closed)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._phase = _CLOSED
+        self._enter(_CLOSED)
         if self._closer is not None:
             self._closer.cancel()
             self._closer = None
@@ -324,7 +345,7 @@ class Socket(Connection, asyncio.Protocol):
 class WebSocketService:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
-        self.handlers: set[asyncio.Task[Any]] = set()
+        self.handlers = BackgroundTasks()
         """Tasks to wait for at shutdown: aiohttp-served connections' handlers and every ``$disconnect``."""
         self.paths = {"/", f"/{gateway.stage}"}
 
@@ -347,9 +368,7 @@ class WebSocketService:
         event = self._connect_event(peer, handshake.headers, handshake.query_string)
         socket = Socket(self, peer, transport, rest)
         transport.set_protocol(socket)
-        task = asyncio.get_running_loop().create_task(self._handshake(socket, event, handshake))
-        self.gw.background.add(task)
-        task.add_done_callback(self.gw.background.discard)
+        self.gw.background.spawn(self._handshake(socket, event, handshake))
         return True
 
     async def _handshake(self, socket: Socket, event: dict[str, Any], handshake: Handshake) -> None:
@@ -362,7 +381,7 @@ class WebSocketService:
             outcome = Refusal(500, json.dumps({"message": "Internal server error"}))
         if socket.closed:  # the client left while $connect ran
             self.gw.connections.pop(socket.id, None)
-            socket.state = CLOSED
+            socket.enter(ConnectionState.CLOSED)
             if not isinstance(outcome, Refusal):  # it was admitted: API Gateway runs $disconnect for it
                 self._schedule_disconnect(socket, *(socket.close_info or (1006, "")))
         elif isinstance(outcome, Refusal):
@@ -375,23 +394,19 @@ class WebSocketService:
     def dispatch(self, connection: Connection, body: str) -> None:
         """A text message arrived: invoke its route (in a task of its own)."""
         connection.last_active = now_ms()
-        task = asyncio.create_task(self._on_message(connection, body))
-        self.gw.background.add(task)
-        task.add_done_callback(self.gw.background.discard)
+        self.gw.background.spawn(self._on_message(connection, body))
 
     def lost(self, socket: Socket) -> None:
         """A :class:`Socket`'s transport closed: ``$disconnect`` if it had been open."""
-        was_open = socket.state == OPEN
-        socket.state = CLOSED
+        was_open = socket.state is ConnectionState.OPEN
+        socket.enter(ConnectionState.CLOSED)
         if self.gw.connections.get(socket.id) is socket:
             del self.gw.connections[socket.id]
         if was_open:
             self._schedule_disconnect(socket, *(socket.close_info or (1006, "")))
 
     def _schedule_disconnect(self, connection: Connection, code: int, reason: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._run_disconnect(connection, code, reason))
-        self.handlers.add(task)
-        task.add_done_callback(self.handlers.discard)
+        self.handlers.spawn(self._run_disconnect(connection, code, reason))
 
     # --- handshake, aiohttp ---------------------------------------------------------------------------------
 
@@ -406,13 +421,13 @@ class WebSocketService:
         assert ws is not None
         task = asyncio.current_task()
         if task is not None:
-            self.handlers.add(task)
+            self.handlers.hold(task)
         try:
             while await self._received(connection, ws, await ws.receive()):
                 pass
         finally:
             if task is not None:
-                self.handlers.discard(task)
+                self.handlers.release(task)
             await self._disconnected(connection, ws)
         return ws
 
@@ -445,7 +460,7 @@ class WebSocketService:
             raise
         connection.ws = ws
         connection.transport = request.transport
-        connection.state = OPEN
+        connection.enter(ConnectionState.OPEN)
         log.debug("CONNECT %s open after %.1f ms", peer.connection_id, (time.perf_counter() - started) * 1000)
         return connection
 
@@ -495,7 +510,7 @@ class WebSocketService:
         status, result = await self._invoke(route.function, event, "CONNECT", connection, "$connect")
         if not _is_2xx(status):
             gw.connections.pop(connection.id, None)
-            connection.state = CLOSED
+            connection.enter(ConnectionState.CLOSED)
             body = _body_of(result) if status != 502 else json.dumps({"message": "Internal server error"})
             return Refusal(status, body or "")
         resp_headers = result.get("headers") if isinstance(result, dict) else None
@@ -617,7 +632,7 @@ class WebSocketService:
         await connection.close(code, reason)
 
     async def _disconnected(self, connection: Connection, ws: web.WebSocketResponse) -> None:
-        connection.state = CLOSED
+        connection.enter(ConnectionState.CLOSED)
         self.gw.connections.pop(connection.id, None)
         if not ws.closed:
             await ws.close()
@@ -651,7 +666,7 @@ class WebSocketService:
             idle_ms = config.idle_timeout * 1000
             max_ms = config.max_duration * 1000
             for connection in list(self.gw.connections.values()):
-                if connection.state != OPEN:
+                if connection.state is not ConnectionState.OPEN:
                     continue
                 if now - connection.peer.connected_at >= max_ms:
                     log.info("LIMIT      %s maximum connection duration reached", connection.id)
@@ -659,14 +674,10 @@ class WebSocketService:
                     log.info("LIMIT      %s idle timeout", connection.id)
                 else:
                     continue
-                task = asyncio.create_task(self.close(connection, *GOING_AWAY))
-                self.gw.background.add(task)
-                task.add_done_callback(self.gw.background.discard)
+                self.gw.background.spawn(self.close(connection, *GOING_AWAY))
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Close every connection (1001) and wait for their ``$disconnect`` invocations."""
-        connections = [c for c in self.gw.connections.values() if c.state == OPEN]
+        connections = [c for c in self.gw.connections.values() if c.state is ConnectionState.OPEN]
         await asyncio.gather(*(self.close(c, *GOING_AWAY) for c in connections), return_exceptions=True)
-        handlers = list(self.handlers)
-        if handlers:
-            await asyncio.wait(handlers, timeout=timeout)
+        await self.handlers.wait(timeout)

@@ -18,7 +18,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from local.config import GatewayConfig
-from local.connections import OPEN
+from local.connections import ConnectionState
 from local.gateway import Gateway
 from local.model import AppModel, WebSocketApiSpec, WsRoute
 from local.websocket import Socket, WebSocketService, parse_handshake
@@ -344,7 +344,7 @@ async def test_the_gateway_closes_sends_and_waits_for_the_clients_close(served: 
     async with websockets.connect(served.url) as ws:
         assert served.gateway.connections  # registered before the 101 the client has read
         connection = served.only_connection()
-        assert connection.state == OPEN
+        assert connection.state is ConnectionState.OPEN
         assert await connection.send(b"pushed")
         assert await ws.recv() == "pushed"
         await served.service.close(connection, 1001, "Going away")

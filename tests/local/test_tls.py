@@ -23,7 +23,6 @@ from pathlib import Path
 from local.server import LocalGatewayServer
 from local.config import GatewayConfig
 server = LocalGatewayServer(GatewayConfig(template=sys.argv[1], port=0, redis="off", data_dir=Path(sys.argv[2])))
-server.build()
 server.close()
 print(sorted(set(sys.modules) & {"cryptography.x509", "local.certificates", "moto"}))
 """
