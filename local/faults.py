@@ -1,22 +1,21 @@
-"""Fault injection for client-resilience tests (off unless rules are given).
-
-A rule is text, ``KIND[:ARG]@OPERATION[#COUNT][%PERCENT]``:
-
-- ``410@post`` — every @connections POST answers 410 GoneException;
-- ``429@post#3`` — the next three POSTs answer 429 LimitExceededException;
-- ``500@any%10`` — one call in ten (of any operation) answers 500;
-- ``latency:250@post`` — each POST waits 250 ms first;
-- ``drop@post#1`` — the next POST closes its connection (as if the network dropped it; 1006) and answers 410.
-
-Operations: ``post``, ``get``, ``delete``, ``any``. Rules come from ``--fault`` flags or
-``POST /__local/faults`` (JSON ``{"rules": [...]}``; ``DELETE /__local/faults`` clears them).
-"""
+"""Fault injection for client-resilience tests (off unless rules are given); the rule syntax: :data:`RULE_SYNTAX`."""
 
 from __future__ import annotations
 
 import random
 import re
 from dataclasses import dataclass
+
+RULE_SYNTAX = """\
+Fault rules (--fault, repeatable; or POST /__local/faults {"rules": [...]}; DELETE /__local/faults clears them):
+KIND[:ARG]@OP[#COUNT][%PERCENT]
+  KIND: 410 | 429 | 500 (answer GoneException, LimitExceededException, 500) | latency:MS (wait MS first)
+        | drop (close the client's connection without a close frame, $disconnect with 1006; answer 410)
+  OP: post | get | delete | any (the @connections operation).  #COUNT: only the next COUNT calls.
+  %PERCENT: only that share of calls.
+  Examples: 410@post  429@post#3  500@any%10  latency:250@get  drop@post#1
+"""
+"""The one description of the rule syntax: ``python -m local --help`` prints it."""
 
 _RULE = re.compile(
     r"^(?P<kind>410|429|500|latency|drop)(?::(?P<arg>\d+(?:\.\d+)?))?@(?P<op>post|get|delete|any)"
@@ -41,7 +40,7 @@ class FaultRule:
     def parse(cls, text: str) -> FaultRule:
         match = _RULE.match(text.strip())
         if match is None:
-            raise FaultRuleError(f"bad fault rule {text!r} (see --help: KIND[:ARG]@OPERATION[#COUNT][%PERCENT])")
+            raise FaultRuleError(f"bad fault rule {text!r} (see --help: KIND[:ARG]@OP[#COUNT][%PERCENT])")
         count = match.group("count")
         percent = match.group("percent")
         return cls(
