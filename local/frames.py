@@ -1,18 +1,13 @@
 """WebSocket frames (RFC 6455) with API Gateway's limits: 32 KB per frame, 128 KB per message (1009 beyond).
 
 :class:`FrameReader` parses a client's frames for connections the gateway serves itself (no I/O: bytes in,
-messages out); :func:`frame` encodes the server's. For connections served by aiohttp, which limits whole
-messages (``max_msg_size``) but not single frames, :class:`FrameLimitedParser` sits in front of aiohttp's parser,
-reads only frame headers, and fails the connection with 1009 as soon as a data frame announces a payload above
-the limit.
+messages out); :func:`frame` encodes the server's. Connections served by aiohttp get the frame limit from
+:mod:`local.aiohttp_internals`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import WSCloseCode
-from aiohttp.http_websocket import WebSocketError
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _OPCODES = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
@@ -168,67 +163,3 @@ class FrameReader:
         if so_far + length > self._message_limit:
             return FrameError(WSCloseCode.MESSAGE_TOO_BIG, f"Message exceeds {self._message_limit} bytes")
         return None
-
-
-class FrameLimitedParser:
-    __slots__ = ("_failed", "_header", "_inner", "_limit", "_owner", "_skip")
-
-    def __init__(self, inner: Any, limit: int, owner: Any) -> None:
-        self._inner = inner
-        self._limit = limit
-        self._owner = owner
-        self._header = b""
-        self._skip = 0
-        self._failed = False
-
-    def feed_eof(self) -> Any:
-        return self._inner.feed_eof()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        if self._failed:
-            return False, b""
-        if self._oversized(data):
-            self._failed = True
-            error = WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame exceeds {self._limit} bytes")
-            queue = getattr(self._owner, "_reader", None)
-            if queue is not None:
-                queue.set_exception(error)
-            return False, b""
-        result: tuple[bool, bytes] = self._inner.feed_data(data)
-        return result
-
-    def _oversized(self, data: bytes) -> bool:
-        position, size = 0, len(data)
-        while position < size:
-            if self._skip:
-                taken = min(self._skip, size - position)
-                self._skip -= taken
-                position += taken
-                continue
-            header = self._header
-            if len(header) < 2:
-                taken = min(2 - len(header), size - position)
-                header += data[position : position + taken]
-                position += taken
-                self._header = header
-                if len(header) < 2:
-                    return False
-            short = header[1] & 0x7F
-            extended = 2 if short == 126 else 8 if short == 127 else 0
-            needed = 2 + extended + (4 if header[1] & 0x80 else 0)
-            if len(header) < needed:
-                taken = min(needed - len(header), size - position)
-                header += data[position : position + taken]
-                position += taken
-                self._header = header
-                if len(header) < needed:
-                    return False
-            length = short if not extended else int.from_bytes(header[2 : 2 + extended], "big")
-            self._header = b""
-            if (header[0] & 0x0F) < 8 and length > self._limit:
-                return True
-            self._skip = length
-        return False

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from aiohttp import WSMessage, WSMsgType, web
 
 from local import authorizer as auth
+from local.aiohttp_internals import LimitedWebSocketResponse
 from local.background_tasks import BackgroundTasks
 from local.clock import now_ms
 from local.connections import Connection, ConnectionState, checked_move
@@ -36,7 +37,6 @@ from local.frames import (
     PONG,
     TEXT,
     FrameError,
-    FrameLimitedParser,
     FrameReader,
     close_frame,
     frame,
@@ -88,23 +88,6 @@ def _body_of(result: Any) -> str | None:
             return None
         return body if isinstance(body, str) else json.dumps(body)
     return result if isinstance(result, str) else json.dumps(result)
-
-
-class LimitedWebSocketResponse(web.WebSocketResponse):
-    """aiohttp's WebSocket response with API Gateway's frame size limit enforced on incoming frames."""
-
-    __slots__ = ("_frame_limit",)
-
-    def __init__(self, *, frame_limit: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._frame_limit = frame_limit
-
-    def _post_start(self, request: web.BaseRequest, protocol: str | None, writer: Any) -> None:
-        super()._post_start(request, protocol, writer)
-        handler: Any = request.protocol
-        parser = handler._payload_parser
-        if parser is not None and self._frame_limit > 0:
-            handler._payload_parser = FrameLimitedParser(parser, self._frame_limit, self)
 
 
 class Handshake(NamedTuple):
