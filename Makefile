@@ -69,7 +69,7 @@ run: $(STAMP)
 	@echo "  connect (Node):    npx --yes wscat -c \"ws://localhost:$(PORT)/$(STAGE)?token=\$$TOKEN\""
 	@echo "  connect (Python):  .venv/bin/python -m websockets \"ws://localhost:$(PORT)/$(STAGE)?token=\$$TOKEN\""
 	@echo "  internal API key:  $(SERVICE_KEY_NOTE)"
-	@echo "  broadcast:         curl -sS -X POST http://localhost:$(PORT)/broadcast/tenant/$(TENANT) -H 'X-Internal-Service-Key: $(SERVICE_KEY_HEADER)' -H 'Content-Type: application/json' -d '{\"event\": \"call_incoming\", \"data\": {\"callId\": \"c1\", \"from\": \"+15550001111\"}}'"
+	@echo "  broadcast:         curl -sS --fail-with-body -X POST http://localhost:$(PORT)/broadcast/tenant/$(TENANT) -H 'X-Internal-Service-Key: $(SERVICE_KEY_HEADER)' -H 'Content-Type: application/json' -d '{\"event\": \"call_incoming\", \"data\": {\"callId\": \"c1\", \"from\": \"+15550001111\", \"to\": \"+15550002222\"}}'"
 	@$(BIN)/python -m local --template template.yaml --port $(PORT) --stage $(STAGE) $(if $(ENV_FILE),--env-file $(ENV_FILE)) $(REDIS_ARGS)
 
 # Order-only: a missing venv is made, a stale one is left for make run / make test to refresh.

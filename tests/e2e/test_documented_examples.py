@@ -6,6 +6,8 @@ between the documents (file and heading) resolves."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import subprocess
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import websockets
 
 from local.testing import LocalGateway
 
@@ -91,10 +94,18 @@ def gateway() -> Iterator[LocalGateway]:
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=[block.name for block in RUNNABLE])
 def test_shell_example_runs_as_written(gateway: LocalGateway, block: Block) -> None:
+    result = run_shell(block.text, gateway.port)
+    assert result.returncode == 0, (
+        f"{block.name} exited {result.returncode}\n--- block\n{block.text}--- stdout\n{result.stdout}\n"
+        f"--- stderr\n{result.stderr}\n--- gateway\n{gateway.logs_tail()}"
+    )
+
+
+def run_shell(command: str, port: int) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if key not in CLEARED}
-    environment["PORT"] = str(gateway.port)
-    result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", block.text],
+    environment["PORT"] = str(port)
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", command],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -102,10 +113,35 @@ def test_shell_example_runs_as_written(gateway: LocalGateway, block: Block) -> N
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, (
-        f"{block.name} exited {result.returncode}\n--- block\n{block.text}--- stdout\n{result.stdout}\n"
-        f"--- stderr\n{result.stderr}\n--- gateway\n{gateway.logs_tail()}"
+
+
+def make_run_banner(port: int) -> dict[str, str]:
+    """The lines ``make run PORT=port`` prints before it starts the gateway, as ``{label: text}``."""
+    recipe = run_shell(f"make -s -n run PORT={port}", port)
+    assert recipe.returncode == 0, recipe.stderr
+    echoes = "\n".join(line for line in recipe.stdout.splitlines() if line.startswith("echo "))
+    printed = run_shell(echoes, port).stdout
+    return dict(
+        (label.strip(), text.strip()) for label, _, text in (line.partition(": ") for line in printed.splitlines()[1:])
     )
+
+
+async def test_the_make_run_banner_token_and_broadcast_agree(gateway: LocalGateway) -> None:
+    """The banner's token command, its WebSocket URL and its broadcast command name one tenant: the event arrives."""
+    banner = make_run_banner(gateway.port)
+    assert banner["internal API key"].startswith("local-development-internal-service-key (the development default")
+    token = run_shell(banner["token"] + '\nprintf %s "$TOKEN"', gateway.port)
+    assert token.returncode == 0, token.stderr
+    url = banner["WebSocket API"].replace("<JWT>", token.stdout)
+    async with websockets.connect(url) as socket:
+        await socket.send(json.dumps({"action": "hello", "requestId": "1"}))
+        hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert hello["event"] == "authenticated", hello
+        broadcast = run_shell(banner["broadcast"], gateway.port)
+        assert broadcast.returncode == 0, broadcast.stdout + broadcast.stderr
+        assert json.loads(broadcast.stdout)["delivered"] == 1, broadcast.stdout
+        event = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert (event["event"], event["tenantId"]) == ("call_incoming", hello["data"]["tenantId"]), event
 
 
 # --- links ----------------------------------------------------------------------------------------------------------
