@@ -83,6 +83,20 @@ def test_every_document_is_found_and_its_examples_are_run_or_say_why_not() -> No
                 assert block.language in SHELLS, f"{block.name}: 'not run' marks a shell block, not {block.language!r}"
 
 
+def run_shell(command: str, port: int) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key not in CLEARED}
+    environment["PORT"] = str(port)
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[LocalGateway]:
     if (ROOT / ".env").exists():
@@ -98,20 +112,6 @@ def test_shell_example_runs_as_written(gateway: LocalGateway, block: Block) -> N
     assert result.returncode == 0, (
         f"{block.name} exited {result.returncode}\n--- block\n{block.text}--- stdout\n{result.stdout}\n"
         f"--- stderr\n{result.stderr}\n--- gateway\n{gateway.logs_tail()}"
-    )
-
-
-def run_shell(command: str, port: int) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key not in CLEARED}
-    environment["PORT"] = str(port)
-    return subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", command],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 
@@ -137,11 +137,12 @@ async def test_the_make_run_banner_token_and_broadcast_agree(gateway: LocalGatew
         await socket.send(json.dumps({"action": "hello", "requestId": "1"}))
         hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert hello["event"] == "authenticated", hello
-        broadcast = run_shell(banner["broadcast"], gateway.port)
+        broadcast = await asyncio.to_thread(run_shell, banner["broadcast"], gateway.port)
         assert broadcast.returncode == 0, broadcast.stdout + broadcast.stderr
         assert json.loads(broadcast.stdout)["delivered"] == 1, broadcast.stdout
         event = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert (event["event"], event["tenantId"]) == ("call_incoming", hello["data"]["tenantId"]), event
+    assert hello["data"]["tenantId"] == "t1", "the README's examples broadcast to t1, make token's default"
 
 
 # --- links ----------------------------------------------------------------------------------------------------------
