@@ -1,0 +1,1 @@
+"""Packaging and deploy helpers: ``python -m infra.package`` (``make package``) and ``python -m infra.deploy``."""
