@@ -18,6 +18,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "functions"), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("AWS_SAM_LOCAL", "true")  # a handler module validates its settings as it is imported
     return env
 
 

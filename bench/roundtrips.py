@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import redis.asyncio as aioredis
+from websockets.asyncio.client import ClientConnection
 
 from local.redis_server import RedisServer
 from local.testing import LocalGateway
@@ -100,99 +101,110 @@ async def run(ops: int, tenant_size: int) -> Outcome:
     return out
 
 
-async def _measure(out: Outcome, st: Stack, proxy: RoundTripProxy, direct_url: str, ops: int, size: int) -> None:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
-    gw = st.gateway
-    stats = aioredis.Redis.from_url(direct_url)
-    http = httpx.AsyncClient(base_url=gw.base_url, headers={"X-Internal-Service-Key": SERVICE_KEY}, timeout=60)
-    sockets = []
-    measured: dict[str, dict[str, object]] = {}
+class _Meter:
+    """Redis round trips and commands per operation: the proxy's count and the server's commandstats, before and
+    after ``count`` operations whose completion the gateway's log shows."""
 
-    async def measure(label: str, action: Callable[[], Awaitable[None]], pattern: str, count: int) -> None:
-        mark = gw.mark()
-        commands, trips, opened = await commandstats(stats), proxy.round_trips, proxy.connections
+    def __init__(self, gateway: LocalGateway, proxy: RoundTripProxy, stats: aioredis.Redis) -> None:
+        self.gateway, self.proxy, self.stats = gateway, proxy, stats
+        self.measured: dict[str, dict[str, object]] = {}
+
+    async def measure(self, label: str, action: Callable[[], Awaitable[None]], pattern: str, count: int) -> None:
+        proxy = self.proxy
+        mark = self.gateway.mark()
+        commands, trips, opened = await commandstats(self.stats), proxy.round_trips, proxy.connections
         await action()
-        await wait_lines(gw, mark, pattern, count)
+        await wait_lines(self.gateway, mark, pattern, count)
         await asyncio.sleep(0.1)
-        delta = await commandstats(stats) - commands
-        per_op = (proxy.round_trips - trips) / count
-        measured[label] = {
-            "round_trips": per_op,
+        delta = await commandstats(self.stats) - commands
+        self.measured[label] = {
+            "round_trips": (proxy.round_trips - trips) / count,
             "commands": sum(delta.values()) / count,
             "by_command": {k: v / count for k, v in sorted(delta.items())},
             "new_redis_connections": proxy.connections - opened,
         }
 
+
+async def _measure(out: Outcome, st: Stack, proxy: RoundTripProxy, direct_url: str, ops: int, size: int) -> None:
+    gw = st.gateway
+    stats = aioredis.Redis.from_url(direct_url)
+    http = httpx.AsyncClient(base_url=gw.base_url, headers={"X-Internal-Service-Key": SERVICE_KEY}, timeout=60)
+    sockets: list[ClientConnection] = []
+    meter = _Meter(gw, proxy, stats)
     try:
-        # Warm-up of every path (cold imports, pools, the @connections client), not measured.
-        warm = [await connect(gw.ws_url, token("rt-warm", f"w{i}")) for i in range(3)]
-        for frame in (
-            '{"action":"ping","requestId":"p"}',
-            '{"action":"subscribe_conversation","data":{"conversationId":"w"}}',
-        ):
-            await warm[0].send(frame)
-            await warm[0].recv()
-        (await http.post("/broadcast/tenant/rt-warm", json=_event())).raise_for_status()
-        await close_all(warm)
-        await asyncio.sleep(0.3)
-
-        async def connects() -> None:
-            for i in range(ops):
-                sockets.append(await connect(gw.ws_url, token("rt-a", f"u{i}"), hello=False))
-
-        await measure("connect", connects, r"\bCONNECT +\S+ \$connect -> \S+ 200", ops)
-        for action, data in (("hello", "{}"), ("ping", "{}"), ("subscribe_conversation", '{"conversationId":"c1"}')):
-
-            async def messages(action: str = action, data: str = data) -> None:
-                for ws in sockets[:ops]:
-                    await ws.send(f'{{"action":"{action}","requestId":"r","data":{data}}}')
-                    await ws.recv()
-
-            await measure(f"message: {action}", messages, r"MESSAGE .*-> \S+ 200", ops)
-
-        large = [await connect(gw.ws_url, token("rt-large", f"u{i}"), hello=False) for i in range(size)]
-        sockets.extend(large)
-        for tenant, n in (("rt-a", len(sockets) - size), ("rt-large", size)):
-
-            async def broadcasts(tenant: str = tenant) -> None:
-                for _ in range(ops):
-                    (await http.post(f"/broadcast/tenant/{tenant}", json=_event())).raise_for_status()
-
-            await measure(f"broadcast ({n} recipients)", broadcasts, r"HTTP .*POST /broadcast", ops)
-
-        async def disconnects() -> None:  # one at a time, like the other operations: no pool growth counted
-            for ws in sockets[:ops]:
-                mark = gw.mark()
-                await ws.close()
-                await wait_lines(gw, mark, r"DISCONNECT .*-> \S+ 200", 1)
-
-        await measure("disconnect", disconnects, r"DISCONNECT .*-> \S+ 200", ops)
+        await _warm_up(gw, http)
+        await _connections_and_messages(meter, sockets, ops)
+        await _broadcasts(meter, http, sockets, ops, size)
+        await _disconnects(meter, sockets, ops)
         await close_all(sockets[ops:])
     finally:
         await close_all(sockets)
         await http.aclose()
         await stats.aclose()
+    _report(out, meter.measured)
 
-    budget = {"connect", "disconnect", "message: hello", "message: ping", "message: subscribe_conversation"}
+
+async def _warm_up(gw: LocalGateway, http: httpx.AsyncClient) -> None:
+    """Every path once (cold imports, pools, the @connections client), not measured."""
+    warm = [await connect(gw.ws_url, token("rt-warm", f"w{i}")) for i in range(3)]
+    for frame in (
+        '{"action":"ping","requestId":"p"}',
+        '{"action":"subscribe_conversation","data":{"conversationId":"w"}}',
+    ):
+        await warm[0].send(frame)
+        await warm[0].recv()
+    (await http.post("/broadcast/tenant/rt-warm", json=_event())).raise_for_status()
+    await close_all(warm)
+    await asyncio.sleep(0.3)
+
+
+async def _connections_and_messages(meter: _Meter, sockets: list[ClientConnection], ops: int) -> None:
+    ws_url = meter.gateway.ws_url
+
+    async def connects() -> None:
+        for i in range(ops):
+            sockets.append(await connect(ws_url, token("rt-a", f"u{i}"), hello=False))
+
+    await meter.measure("connect", connects, r"\bCONNECT +\S+ \$connect -> \S+ 200", ops)
+    for action, data in (("hello", "{}"), ("ping", "{}"), ("subscribe_conversation", '{"conversationId":"c1"}')):
+
+        async def messages(action: str = action, data: str = data) -> None:
+            for ws in sockets[:ops]:
+                await ws.send(f'{{"action":"{action}","requestId":"r","data":{data}}}')
+                await ws.recv()
+
+        await meter.measure(f"message: {action}", messages, r"MESSAGE .*-> \S+ 200", ops)
+
+
+async def _broadcasts(
+    meter: _Meter, http: httpx.AsyncClient, sockets: list[ClientConnection], ops: int, size: int
+) -> None:
+    large = [await connect(meter.gateway.ws_url, token("rt-large", f"u{i}"), hello=False) for i in range(size)]
+    sockets.extend(large)
+    for tenant, n in (("rt-a", len(sockets) - size), ("rt-large", size)):
+
+        async def broadcasts(tenant: str = tenant) -> None:
+            for _ in range(ops):
+                (await http.post(f"/broadcast/tenant/{tenant}", json=_event())).raise_for_status()
+
+        await meter.measure(f"broadcast ({n} recipients)", broadcasts, r"HTTP .*POST /broadcast", ops)
+
+
+async def _disconnects(meter: _Meter, sockets: list[ClientConnection], ops: int) -> None:
+    gw = meter.gateway
+
+    async def disconnects() -> None:  # one at a time, like the other operations: no pool growth counted
+        for ws in sockets[:ops]:
+            mark = gw.mark()
+            await ws.close()
+            await wait_lines(gw, mark, r"DISCONNECT .*-> \S+ 200", 1)
+
+    await meter.measure("disconnect", disconnects, r"DISCONNECT .*-> \S+ 200", ops)
+
+
+def _report(out: Outcome, measured: dict[str, dict[str, object]]) -> None:
     for label, m in measured.items():
-        trips = float(m["round_trips"])  # type: ignore[arg-type]
-        is_broadcast = label.startswith("broadcast")
-        checked = label in budget or is_broadcast
-        by = m["by_command"]
-        assert isinstance(by, dict)
-        note = f"{m['commands']:.1f} commands: " + ", ".join(f"{k} {v:g}" for k, v in by.items())
-        if m["new_redis_connections"]:
-            note += f" (incl. set-up of {m['new_redis_connections']} new pool connections)"
-        out.rows.append(
-            Row.check(
-                "redis",
-                f"round trips per {label}",
-                trips,
-                "RTT",
-                f"<= {TARGET:.0f}" if checked else "",
-                trips <= TARGET if checked else None,
-                note,
-            )
-        )
+        out.rows.append(_round_trip_row(label, m))
     sizes = [m["round_trips"] for label, m in measured.items() if label.startswith("broadcast")]
     if len(sizes) == 2:
         out.rows.append(
@@ -207,6 +219,28 @@ async def _measure(out: Outcome, st: Stack, proxy: RoundTripProxy, direct_url: s
             )
         )
     out.details = measured
+
+
+_BUDGET = {"connect", "disconnect", "message: hello", "message: ping", "message: subscribe_conversation"}
+
+
+def _round_trip_row(label: str, m: dict[str, object]) -> Row:
+    trips = float(m["round_trips"])  # type: ignore[arg-type]
+    checked = label in _BUDGET or label.startswith("broadcast")
+    by = m["by_command"]
+    assert isinstance(by, dict)
+    note = f"{m['commands']:.1f} commands: " + ", ".join(f"{k} {v:g}" for k, v in by.items())
+    if m["new_redis_connections"]:
+        note += f" (incl. set-up of {m['new_redis_connections']} new pool connections)"
+    return Row.check(
+        "redis",
+        f"round trips per {label}",
+        trips,
+        "RTT",
+        f"<= {TARGET:.0f}" if checked else "",
+        trips <= TARGET if checked else None,
+        note,
+    )
 
 
 def _event() -> dict[str, object]:

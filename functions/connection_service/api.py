@@ -110,13 +110,14 @@ def error_response(error: ServiceError) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 
-def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
+def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
     """The app; ``runtime`` is called on first use (cold start), not at import."""
     app = FastAPI(
         title="as-connection-service internal API",
         description="Broadcast events to NeverMissCall dashboards and inspect live connections.",
         version="1.0.0",
     )
+    _answer_errors(app, runtime)
 
     async def require_service_key(x_internal_service_key: Annotated[str | None, Header()] = None) -> None:
         expected = runtime().settings.internal_service_key.get_secret_value().encode()
@@ -124,6 +125,20 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
         if not expected or not hmac.compare_digest(given, expected):
             raise Unauthorized("missing or invalid X-Internal-Service-Key")
 
+    secured = APIRouter(dependencies=[Depends(require_service_key)])
+    _broadcast_routes(secured, runtime)
+    _status_routes(secured, runtime)
+
+    @app.get("/health/")
+    async def health() -> dict[str, str]:
+        """Liveness: no dependency is called."""
+        return {"status": "ok", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+    app.include_router(secured)
+    return app
+
+
+def _answer_errors(app: FastAPI, runtime: Callable[[], Runtime]) -> None:
     def refuse(exc: BaseException) -> JSONResponse:
         """Every error crosses here: mapped once (errors.as_service_error), counted by reason, answered."""
         error = as_service_error(exc)
@@ -148,8 +163,7 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
         elif status == 405:
             mapped = MethodNotAllowed(f"method {request.method} not allowed on {request.url.path}")
         else:
-            mapped = BadRequest(str(getattr(exc, "detail", "bad request")))
-            mapped.status = status
+            mapped = BadRequest(str(getattr(exc, "detail", "bad request")), status=status)
         return refuse(mapped)
 
     app.add_exception_handler(Exception, service_error)
@@ -159,13 +173,15 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
 
-    secured = APIRouter(dependencies=[Depends(require_service_key)])
 
+# Every route is ``async def`` over synchronous services: an execution environment serves one invocation at a
+# time, so blocking the loop costs nothing, while a sync route would cost a worker thread per request.
+
+
+def _broadcast_routes(secured: APIRouter, runtime: Callable[[], Runtime]) -> None:
     def send(request: Broadcast) -> BroadcastAnswer:
         return BroadcastAnswer(**runtime().broadcaster.broadcast(request).as_dict())
 
-    # Every route is ``async def`` over synchronous services: an execution environment serves one invocation at a
-    # time, so blocking the loop costs nothing, while a sync route would cost a worker thread per request.
     @secured.post("/broadcast/", status_code=202, response_model=BroadcastAnswer)
     async def broadcast(body: BroadcastBody) -> BroadcastAnswer:
         """To the conversation's subscribers when ``conversationId`` is given, else to the whole tenant."""
@@ -185,6 +201,8 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
     ) -> BroadcastAnswer:
         return send(Broadcast(body.event, body.tenantId, body.data, conversation_id, body.eventId))
 
+
+def _status_routes(secured: APIRouter, runtime: Callable[[], Runtime]) -> None:
     def connections_status() -> ConnectionsStatus:
         rt = runtime()
         return ConnectionsStatus(rt.registry, rt.event_log, rt.clock)
@@ -207,11 +225,3 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:  # noqa: C901 - to sp
         code, report = detailed_health(runtime())
         headers = {"Retry-After": "5"} if code == 503 else {}
         return JSONResponse(report, status_code=code, headers=headers)
-
-    @app.get("/health/")
-    async def health() -> dict[str, str]:
-        """Liveness: no dependency is called."""
-        return {"status": "ok", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-    app.include_router(secured)
-    return app

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .errors import ServiceError, Unauthorized
+from .errors import AuthServiceUnavailable, Unauthorized
 from .tokens import Identity
 
 if TYPE_CHECKING:
@@ -27,17 +27,6 @@ log = logging.getLogger(__name__)
 
 _REVOKED = "revoked"
 _MAX_CACHED = 10_000
-
-
-class AuthServiceUnavailable(ServiceError):
-    """ts-auth-service could not give an answer: the client should retry later (503, not 401)."""
-
-    code = "unavailable"
-    status = 503
-    public_message = "authentication service temporarily unavailable"
-
-    def __init__(self, message: str | None = None, *, retry_after: int | None = 1) -> None:
-        super().__init__(message, retry_after=retry_after)
 
 
 def token_digest(token: str) -> str:

@@ -47,6 +47,7 @@ def dashboard_status() -> DashboardStatusSender:
     return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
+wiring.start()
 app = create_app(wiring.current)
 _http = Mangum(app, lifespan="off")
 

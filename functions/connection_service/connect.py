@@ -12,6 +12,8 @@ from .observe import metrics, observed
 from .responses import failure_of, ok
 from .websocket_event import WebSocketEvent
 
+wiring.start()
+
 
 @functools.lru_cache(maxsize=1)
 def service() -> ConnectionService:

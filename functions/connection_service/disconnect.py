@@ -10,6 +10,8 @@ from .observe import metrics, observed
 from .responses import failure_of, ok
 from .websocket_event import WebSocketEvent
 
+wiring.start()
+
 
 @observed("$disconnect")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

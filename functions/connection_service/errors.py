@@ -16,10 +16,15 @@ class ServiceError(Exception):
     status = 500
     public_message = "internal error"
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, status: int | None = None
+    ) -> None:
+        """``status``: another HTTP status than the class's (a refusal of the HTTP layer with its own status)."""
         super().__init__(message or self.public_message)
         self.message = message or self.public_message
         self.retry_after = retry_after
+        if status is not None:
+            self.status = status
 
 
 class BadRequest(ServiceError):
@@ -75,21 +80,35 @@ class RateLimited(ServiceError):
     public_message = "rate limited"
 
 
-class UpstreamUnavailable(ServiceError):
-    code = "upstream_unavailable"
-    status = 502
-    public_message = "upstream service unavailable"
-
-
-class StoreUnavailable(ServiceError):
-    """Redis cannot be reached: the caller should retry later."""
+class Unavailable(ServiceError):
+    """A dependency could not give an answer (an outage, not a refusal): the caller may retry later."""
 
     code = "unavailable"
     status = 503
     public_message = "service temporarily unavailable"
+    default_retry_after: int | None = 1
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = 1) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, retry_after=self.default_retry_after)
+
+
+class StoreUnavailable(Unavailable):
+    """Redis cannot be reached."""
+
+
+class AuthServiceUnavailable(Unavailable):
+    """ts-auth-service could not give an answer: the client should retry later (503, not 401)."""
+
+    public_message = "authentication service temporarily unavailable"
+
+
+class UpstreamUnavailable(Unavailable):
+    """as-call-service could not give a usable answer: the action failed upstream (502)."""
+
+    code = "upstream_unavailable"
+    status = 502
+    public_message = "upstream service unavailable"
+    default_retry_after = None
 
 
 class ConnectionGone(ServiceError):

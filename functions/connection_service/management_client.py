@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConnectionGone, DeliveryFailed
-from .signed_posts import Outcome, SignedPoster, environment_credentials
+from .shared_types import Outcome
+from .signed_posts import SignedPoster
+from .sigv4 import environment_credentials
 
 if TYPE_CHECKING:
     from .settings import Settings

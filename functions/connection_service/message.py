@@ -12,6 +12,8 @@ from .observe import observed
 from .responses import failure, ok, reply_with
 from .websocket_event import WebSocketEvent
 
+wiring.start()
+
 
 @functools.lru_cache(maxsize=1)
 def service() -> MessageService:

@@ -14,12 +14,12 @@ from .limits import MAX_FRAME_BYTES
 log = logging.getLogger(__name__)
 
 # Development-only values, used solely when running under a local gateway (AWS_SAM_LOCAL=true).
-DEV_JWT_SECRET = "local-development-jwt-secret-do-not-use-in-aws"
-DEV_INTERNAL_SERVICE_KEY = "local-development-internal-service-key"
+DEVELOPMENT_JWT_SECRET = "local-development-jwt-secret-do-not-use-in-aws"
+DEVELOPMENT_INTERNAL_SERVICE_KEY = "local-development-internal-service-key"
 
 
 class ConfigurationError(RuntimeError):
-    """Settings are missing or invalid; raised at cold start, never mid-request."""
+    """Settings are missing or invalid; raised as a handler module is imported (the function's init)."""
 
 
 def _split_csv(value: object) -> object:
@@ -108,10 +108,10 @@ class Settings(BaseSettings):
         if not self.local:
             return self
         if not self.jwt_secret.get_secret_value() and not (self.jwt_public_key or self.jwks_url):
-            self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
             log.warning("JWT_SECRET is not set: using the LOCAL DEVELOPMENT secret (never in AWS)")
         if not self.internal_service_key.get_secret_value():
-            self.internal_service_key = SecretStr(DEV_INTERNAL_SERVICE_KEY)
+            self.internal_service_key = SecretStr(DEVELOPMENT_INTERNAL_SERVICE_KEY)
             log.warning("INTERNAL_SERVICE_KEY is not set: using the LOCAL DEVELOPMENT key (never in AWS)")
         return self
 

@@ -104,3 +104,10 @@ class Runtime:
 def current() -> Runtime:
     """This process's runtime (cold start on first call)."""
     return Runtime(get_settings())
+
+
+def start() -> Runtime:
+    """A function's init, called as its handler module is imported: the settings are read and validated now, so
+    a misconfigured function fails to start, with an error naming the setting, instead of answering its first
+    request with a 500. Raises :class:`~.settings.ConfigurationError` (or pydantic's ValidationError)."""
+    return current()

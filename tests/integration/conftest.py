@@ -3,6 +3,7 @@ then a real Redis Cluster (every test runs on both)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,22 @@ from tests.support.round_trips import round_trips  # noqa: F401 (a fixture of th
 
 SECRET = "integration-test-secret-0123456789abcdef"
 SERVICE_KEY = "integration-test-service-key"
+
+
+def _import_handlers() -> None:
+    """The handler modules validate their settings as they are imported (a function's init): import them once
+    under valid settings, before any test module does; ``lambda_env`` starts them cold again for each test."""
+    saved = dict(os.environ)
+    os.environ.update({"JWT_SECRET": SECRET, "INTERNAL_SERVICE_KEY": SERVICE_KEY, "AWS_SAM_LOCAL": "false"})
+    try:
+        from connection_service import broadcast, connect, disconnect, message  # noqa: F401
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_cold_start()
+
+
+_import_handlers()
 
 
 @pytest.fixture(scope="session")

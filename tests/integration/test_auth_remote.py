@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from connection_service import connect
-from connection_service.auth_service_client import AuthServiceUnavailable, RemoteValidator, token_digest
-from connection_service.errors import Unauthorized
+from connection_service.auth_service_client import RemoteValidator, token_digest
+from connection_service.errors import AuthServiceUnavailable, Unauthorized
 from connection_service.tokens import Identity
 from tests.integration.test_connect_disconnect import connect_event
 from tests.support.auth_service import AuthService, Received
@@ -218,7 +218,12 @@ def test_the_connect_function_imports_no_http_client_or_web_framework() -> None:
         "print(sorted(m for m in ('httpx', 'fastapi', 'boto3', 'connection_service.auth_service_client') if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/", env={"PYTHONPATH": _path()}
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+        env={"PYTHONPATH": _path(), "AWS_SAM_LOCAL": "true"},
     )
     assert out.stdout.strip() == "[]"
 

@@ -13,7 +13,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from connection_service.errors import ConnectionGone, DeliveryFailed
-from connection_service.signed_posts import MAX_ATTEMPTS, SignedPoster, StaticCredentials, backoff_delay
+from connection_service.signed_posts import MAX_ATTEMPTS, SignedPoster, backoff_delay
+from connection_service.sigv4 import StaticCredentials
 from tests.support.aws_connections import ConnectionsApi
 
 CID = "L0SM9cOF/vHc+Ihw="  # base64 alphabet: '/', '+' and '=' must be encoded as boto3 encodes them

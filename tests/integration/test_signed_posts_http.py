@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connection_service import signed_posts as poster_module
+from connection_service import http1_connection
 from connection_service.errors import ConnectionGone, DeliveryFailed
 from connection_service.signed_posts import MAX_ATTEMPTS, SignedPoster
 from tests.integration.scripted_server import GONE, OK, Reply, ScriptedServer
@@ -110,7 +110,7 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_retry(
 def test_no_answer_a_broken_answer_or_a_timeout_is_retried_then_fails(
     server: ScriptedServer, slept: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poster_module, "READ_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(http1_connection, "READ_TIMEOUT_S", 0.2)
     server.script("a", Reply(None), Reply(b"SMTP ready\r\n\r\n"), Reply(after_hang_up=True), Reply())
     server.script("b", *[Reply(None)] * MAX_ATTEMPTS)
     poster = make_poster(server, slept)
@@ -131,7 +131,7 @@ def test_an_endpoint_that_refuses_connections_costs_one_attempt_per_slot_and_pas
         attempts.append((host, port))
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(poster_module.HttpConnection, "open", staticmethod(refused))
+    monkeypatch.setattr(http1_connection.HttpConnection, "open", staticmethod(refused))
     poster = SignedPoster("http://127.0.0.1:9/dev", CREDENTIALS, "us-east-1", 4, slept.append)
 
     outcomes = poster.post_many([f"c{n}" for n in range(50)], b"{}")
@@ -143,7 +143,7 @@ def test_an_endpoint_that_refuses_connections_costs_one_attempt_per_slot_and_pas
 def test_an_oversized_answer_head_is_refused(
     server: ScriptedServer, slept: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poster_module, "READ_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(http1_connection, "READ_TIMEOUT_S", 0.5)
     server.script("a", *[Reply(b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000 + b"\r\n\r\n")] * MAX_ATTEMPTS)
 
     with pytest.raises(DeliveryFailed, match="ProtocolError"):

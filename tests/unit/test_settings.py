@@ -9,7 +9,7 @@ import pytest
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
-from connection_service.settings import DEV_JWT_SECRET, ConfigurationError, Settings
+from connection_service.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -56,7 +56,7 @@ def test_local_mode_uses_announced_development_defaults(caplog: pytest.LogCaptur
     settings = Settings(local=True)
 
     settings.require_secrets()
-    assert settings.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    assert settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
     assert "LOCAL DEVELOPMENT" in caplog.text
 
 

@@ -15,8 +15,8 @@ from botocore.credentials import Credentials, EnvProvider, RefreshableCredential
 from botocore.exceptions import PartialCredentialsError
 from botocore.utils import normalize_url_path, percent_encode
 
-from connection_service import signed_posts
-from connection_service.signed_posts import SigV4Signer, StaticCredentials, canonical_uri, environment_credentials
+from connection_service import sigv4
+from connection_service.sigv4 import SigV4Signer, StaticCredentials, canonical_uri, environment_credentials
 
 MOMENT = datetime.datetime(2026, 11, 26, 10, 0, 30)
 ENDPOINTS = [
@@ -146,6 +146,7 @@ def test_environment_credentials_are_those_botocore_reads(environ: dict[str, str
 
     assert ours is not None and botocores is not None
     frozen = botocores.get_frozen_credentials()
+    assert frozen.access_key is not None and frozen.secret_key is not None
     assert ours.get_frozen_credentials() == StaticCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
@@ -173,9 +174,9 @@ def test_a_partial_environment_is_botocore_s_error_not_ours() -> None:
     ["", "/", "/dev/@connections/a", "/a/./b/../c", "//a//b//", "/..", "/a/..", "a/b/", "/a/%2F/b", "/x/../../y/."],
 )
 def test_paths_are_normalised_as_botocore_normalises_them(path: str) -> None:
-    assert signed_posts.remove_dot_segments(path) == normalize_url_path(path)
+    assert sigv4.remove_dot_segments(path) == normalize_url_path(path)
 
 
 @pytest.mark.parametrize("connection_id", [*CONNECTION_IDS, "", "%41", "a\u0000b", "\U0001f600", "~!*'()"])
 def test_connection_ids_are_percent_encoded_as_botocore_encodes_them(connection_id: str) -> None:
-    assert signed_posts.percent_encode(connection_id) == percent_encode(connection_id)
+    assert sigv4.percent_encode(connection_id) == percent_encode(connection_id)
