@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from .errors import Forbidden
 from .registry import Registry
-from .shared_types import Clock
 from .tokens import Identity, TokenVerifier
 from .websocket_event import WebSocketEvent
+
+if TYPE_CHECKING:
+    from .shared_types import Clock  # annotations only: the connect function's cold import stays light
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from .eventlog import EventLog
 from .metrics import Metrics
 from .registry import ConnectionLimits, Registry
 from .settings import Settings, get_settings
-from .shared_types import Clock
 from .stores import RedisClient, Stores, open_stores
 
 if TYPE_CHECKING:
     from .fanout import Broadcaster
     from .management_client import ManagementApi
+    from .shared_types import Clock
     from .tokens import TokenVerifier
 
 
