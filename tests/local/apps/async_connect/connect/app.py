@@ -1,5 +1,6 @@
 import json
 import os
+from typing import Any
 
 import boto3
 
@@ -7,7 +8,7 @@ table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 lambda_client = boto3.client("lambda")
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["requestContext"]
     connection_id = request["connectionId"]
     asked = lambda_client.invoke(

@@ -1,13 +1,14 @@
 import json
 import os
 import time
+from typing import Any
 
 import boto3
 
 sns = boto3.client("sns")
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> None:
     api = boto3.client("apigatewaymanagementapi", endpoint_url="https://" + event["domainName"] + "/" + event["stage"])
     message = json.dumps({"welcome": event["nickname"]}).encode()
     for _attempt in range(50):  # the connection opens once $connect has returned

@@ -1,4 +1,7 @@
-def handler(event, context):
+from typing import Any
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     token = event["queryStringParameters"]["token"]
     if token == "unauthorized":
         raise Exception("Unauthorized")

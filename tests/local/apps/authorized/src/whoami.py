@@ -1,9 +1,10 @@
 import json
+from typing import Any
 
-INVOCATIONS = []
+INVOCATIONS: list[dict[str, Any]] = []
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     INVOCATIONS.append(event)
     if "requestContext" not in event:
         # A plain Lambda Invoke or a schedule: answer what was received.

@@ -1,10 +1,11 @@
 import json
 import os
+from typing import Any
 
 import boto3
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = event.get("body") or ""
     if body == "boom":
         raise RuntimeError("default route exploded")

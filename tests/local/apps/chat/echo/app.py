@@ -1,8 +1,9 @@
 import json
 import os
+from typing import Any
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = json.loads(event["body"])
     if body.get("hold"):  # a slow function on demand: runs until the test writes a byte to this FIFO
         with open(body["hold"], "rb") as fifo:

@@ -2,9 +2,10 @@ import asyncio
 import base64
 import json
 import os
+from typing import Any
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Lambda's runtime thread has a current event loop; Mangum relies on it.
     loop = asyncio.get_event_loop()
     assert loop is not None

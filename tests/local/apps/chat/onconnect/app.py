@@ -1,10 +1,11 @@
 import json
 import os
+from typing import Any
 
 import boto3
 
 
-def record(event, **extra):
+def record(event: dict[str, Any], **extra: str) -> None:
     path = os.environ.get("EVENT_LOG")
     if path:
         line = {"function": os.environ["FUNCTION_TAG"], "event": event, **extra}
@@ -12,9 +13,9 @@ def record(event, **extra):
             handle.write(json.dumps(line) + "\n")
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     query = event.get("queryStringParameters") or {}
-    extra = {}
+    extra: dict[str, str] = {}
     if "selfpost" in query:
         client = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_API_ENDPOINT"])
         try:

@@ -2,19 +2,20 @@
 
 import json
 import os
+from typing import Any
 
 import boto3
 
 _client = None
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _client
     if _client is None:
         _client = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_API_ENDPOINT"])
     body = json.loads(event["body"])
     targets = body.get("to") or [event["requestContext"]["connectionId"]]
-    results = {}
+    results: dict[str, str] = {}
     for target in targets:
         try:
             _client.post_to_connection(ConnectionId=target, Data=json.dumps(body.get("data")).encode())

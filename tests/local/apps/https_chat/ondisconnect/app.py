@@ -1,10 +1,11 @@
 import os
+from typing import Any
 
 import boto3
 
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     table.delete_item(Key={"connectionId": event["requestContext"]["connectionId"]})
     return {"statusCode": 200, "body": "Disconnected."}

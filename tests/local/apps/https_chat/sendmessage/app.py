@@ -1,12 +1,13 @@
 import json
 import os
+from typing import Any
 
 import boto3
 
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     context_ = event["requestContext"]
     endpoint = "https://" + context_["domainName"] + "/" + context_["stage"]
     api = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)

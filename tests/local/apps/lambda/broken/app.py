@@ -1,5 +1,7 @@
+from typing import Any
+
 import not_installed_anywhere  # noqa: F401  (init fails: Runtime.ImportModuleError)
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> str:
     return "unreachable"

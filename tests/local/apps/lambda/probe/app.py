@@ -4,11 +4,12 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 INVOCATIONS = 0  # module state: lives as long as the execution environment
 
 
-def whoami():
+def whoami() -> dict[str, Any]:
     return {
         "pid": os.getpid(),
         "ppid": os.getppid(),
@@ -18,20 +19,20 @@ def whoami():
     }
 
 
-def from_thread(name):
-    seen = {}
+def from_thread(name: str) -> str | None:
+    seen: dict[str, str | None] = {}
     thread = threading.Thread(target=lambda: seen.update(value=os.environ.get(name)))
     thread.start()
     thread.join()
     return seen["value"]
 
 
-def from_child(name):
+def from_child(name: str) -> str:
     code = f"import os; print(os.environ.get({name!r}, ''))"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global INVOCATIONS
     INVOCATIONS += 1
     op = event.get("op")

@@ -1,17 +1,18 @@
 import json
 import os
 import socket
+from typing import Any
 from urllib.parse import urlparse
 
 
-def _redis_ping(url):
+def _redis_ping(url: str) -> str:
     parsed = urlparse(url)
     with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=2) as sock:
         sock.sendall(b"PING\r\n")
         return sock.recv(16).decode().strip()
 
 
-def main(event, context):
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = json.loads(event["body"])
     if body["kind"] == "info":
         url = os.environ.get("REDIS_URL", "")

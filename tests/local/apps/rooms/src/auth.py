@@ -1,12 +1,13 @@
 import json
 import os
+from typing import Any
 
 import boto3
 
 secrets = boto3.client("secretsmanager")
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     expected = json.loads(secrets.get_secret_value(SecretId=os.environ["TOKEN_SECRET"])["SecretString"])["token"]
     query = event.get("queryStringParameters") or {}
     if query.get("token") != expected:

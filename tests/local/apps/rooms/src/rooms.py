@@ -1,5 +1,6 @@
 import json
 import os
+from typing import Any
 
 import boto3
 from members import broadcast, room_members
@@ -7,7 +8,7 @@ from members import broadcast, room_members
 ssm = boto3.client("ssm")
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event["resource"] == "/files/{proxy+}":
         return {"statusCode": 200, "body": json.dumps({"file": event["pathParameters"]["proxy"], "event": event})}
     room = event["pathParameters"]["room"]

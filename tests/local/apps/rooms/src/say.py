@@ -1,9 +1,10 @@
 import json
+from typing import Any
 
 from members import broadcast
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["requestContext"]
     text = json.loads(event["body"])["text"]
     message = json.dumps(
