@@ -14,15 +14,15 @@ import pytest
 from botocore.config import Config
 
 from local.testing import LocalGateway
+from tests.support.aws_clients import AWS_TEST_CLIENT
 from tests.support.call_service import CallServiceStub
 
 CALL = {"callId": "call-1", "from": "+15550001111", "to": "+15550002222"}
-AWS = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 @pytest.fixture
 def management(gateway: LocalGateway) -> Iterator[Any]:
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=gateway.management_endpoint, **AWS)
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=gateway.management_endpoint, **AWS_TEST_CLIENT)
     yield client
     client.close()
 
@@ -86,7 +86,7 @@ async def test_a_direct_lambda_invoke_broadcasts(
 ) -> None:
     dashboard = await dashboards(tenant)
     lambda_client = boto3.client(
-        "lambda", endpoint_url=gateway.base_url, config=Config(retries={"max_attempts": 1}), **AWS
+        "lambda", endpoint_url=gateway.base_url, config=Config(retries={"max_attempts": 1}), **AWS_TEST_CLIENT
     )
     body = {"event": "call_incoming", "tenantId": tenant, "data": CALL, "eventId": f"{tenant}-1"}
 

@@ -10,13 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import redis
 
 from tests.integration.test_broadcast import CALL, close_connection, http, open_connection, send_action
+from tests.support.auth_service import AuthService
 from tests.support.lambda_env import reset_cold_start
 from tests.support.redis_backends import ClusterView, RedisBackend
 from tests.support.round_trips import RoundTrips
@@ -40,23 +40,9 @@ def closed_port() -> int:
 
 @pytest.fixture
 def auth_service() -> Iterator[str]:
-    """A stand-in for ts-auth-service (a service we do not own): answers 404 to everything."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    """ts-auth-service's stand-in: its origin answers a GET with 404."""
+    with AuthService() as service:
+        yield service.url
 
 
 def expire(store: redis.Redis, tenant: str, connection_id: str) -> None:
@@ -409,7 +395,7 @@ def test_a_tenant_connecting_while_the_census_drops_it_stays_listed(
                     hook()
                 return result
 
-            pipe.execute = execute_then_connect  # type: ignore[method-assign]
+            pipe.execute = execute_then_connect
             return pipe
 
     ConnectsDuringTheCensus.hook = lambda: open_connection(token("tenant-b", "u3"), A3)

@@ -19,11 +19,6 @@ from local.testing import LocalGateway
 APPS = Path(__file__).parent / "apps"
 CHAT = APPS / "chat" / "template.yaml"
 MINIMAL = APPS / "minimal" / "template.yaml"
-EVENTS = Path(__file__).parent.parent / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
 
 
 def management_client(endpoint: str, max_attempts: int | None = None) -> Any:

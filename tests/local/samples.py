@@ -15,12 +15,11 @@ import websockets
 
 from local.testing import LocalGateway
 from tests.local.conftest import APPS, wait_disconnect
+from tests.support.aws_clients import AWS_TEST_CLIENT
 
 HTTPS_CHAT = APPS / "https_chat" / "template.yaml"
 ROOMS = APPS / "rooms" / "template.yaml"
 ASYNC_CONNECT = APPS / "async_connect" / "template.yaml"
-
-CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def sample_gateway(template: Path, data_dir: Path, *args: str) -> LocalGateway:
@@ -38,15 +37,15 @@ def ca_file(gateway: LocalGateway) -> str:
 
 def aws(gateway: LocalGateway, service: str) -> Any:
     """boto3's client for one of the template's resources, where the gateway says they live."""
-    return boto3.client(service, endpoint_url=moto_endpoint(gateway), **CREDENTIALS)  # type: ignore[call-overload]
+    return boto3.client(service, endpoint_url=moto_endpoint(gateway), **AWS_TEST_CLIENT)  # type: ignore[call-overload]  # the stubs type each service apart
 
 
 def table(gateway: LocalGateway, name: str) -> Any:
-    return boto3.resource("dynamodb", endpoint_url=moto_endpoint(gateway), **CREDENTIALS).Table(name)
+    return boto3.resource("dynamodb", endpoint_url=moto_endpoint(gateway), **AWS_TEST_CLIENT).Table(name)
 
 
 def management(endpoint: str, verify: str | bool = True) -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, verify=verify, **CREDENTIALS)
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, verify=verify, **AWS_TEST_CLIENT)
 
 
 def tls_context(gateway: LocalGateway) -> ssl.SSLContext:

@@ -13,10 +13,10 @@ from tests.local.conftest import (
     assert_same_shape,
     connection_id_of,
     echo,
-    load_event,
     wait_disconnect,
 )
 from tests.local.rawws import CLOSE, TEXT, RawWebSocket
+from tests.support.lambda_env import load_event
 
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9+/]{15}=$")
 CLF = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
@@ -28,7 +28,7 @@ async def test_connect_event_has_the_real_shape(chat: LocalGateway, event_log: E
         connection_id = await connection_id_of(ws)
     (entry,) = event_log.entries("connect", connection_id)
     event = entry["event"]
-    assert_same_shape(event, load_event("websocket_connect.json"), free=FREE)
+    assert_same_shape(event, load_event("websocket_connect"), free=FREE)
     context = event["requestContext"]
     assert context["routeKey"] == "$connect"
     assert context["eventType"] == "CONNECT"
@@ -64,7 +64,7 @@ async def test_message_event_has_the_real_shape(chat: LocalGateway) -> None:
     async with websockets.connect(chat.ws_url) as ws:
         reply = await echo(ws, data={"x": 1})
     event = reply["event"]
-    assert_same_shape(event, load_event("websocket_message.json"), free=FREE)
+    assert_same_shape(event, load_event("websocket_message"), free=FREE)
     context = event["requestContext"]
     assert context["routeKey"] == "echo"
     assert context["eventType"] == "MESSAGE"
@@ -82,7 +82,7 @@ async def test_disconnect_event_has_the_real_shape(chat: LocalGateway, event_log
     wait_disconnect(chat, connection_id, since=mark)
     (entry,) = event_log.entries("disconnect", connection_id)
     event = entry["event"]
-    expected = load_event("websocket_disconnect.json")
+    expected = load_event("websocket_disconnect")
     assert_same_shape(event, expected)
     assert set(event["headers"]) == set(expected["headers"])
     context = event["requestContext"]

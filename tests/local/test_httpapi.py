@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from local.testing import LocalGateway
-from tests.local.conftest import assert_same_shape, load_event
+from tests.local.conftest import assert_same_shape
+from tests.support.lambda_env import load_event
 
 FREE = frozenset({"headers", "pathParameters", "queryStringParameters"})
 
@@ -27,7 +28,7 @@ def test_get_route_event_has_the_real_shape(chat: LocalGateway) -> None:
     answer = call(f"{chat.base_url}/items/42?x=1&x=2")
     assert answer.status == 200
     event = json.loads(answer.read())["event"]
-    expected = load_event("http_api_v2_get.json")
+    expected = load_event("http_api_v2_get")
     expected["pathParameters"] = {"item_id": "42"}
     expected["queryStringParameters"] = {"x": "1,2"}
     assert_same_shape(event, expected, free=FREE)
@@ -45,7 +46,7 @@ def test_post_route_event_has_the_real_shape(chat: LocalGateway) -> None:
     body = json.dumps({"event": "call_incoming", "data": {}}).encode()
     answer = call(f"{chat.base_url}/items", "POST", body, {"Content-Type": "application/json", "X-Key": "k"})
     event = json.loads(answer.read())["event"]
-    expected = load_event("http_api_v2_post.json")
+    expected = load_event("http_api_v2_post")
     del expected["pathParameters"]
     assert_same_shape(event, expected, free=FREE)
     assert event["routeKey"] == "POST /items"

@@ -13,8 +13,9 @@ import pytest
 import websockets
 
 from local.testing import LocalGateway
-from tests.local.conftest import assert_same_shape, load_event
+from tests.local.conftest import assert_same_shape
 from tests.local.samples import ROOMS, aws, check_management_api, received, sample_gateway, table, wait_row_deleted
+from tests.support.lambda_env import load_event
 
 FREE = frozenset({"headers", "multiValueHeaders", "queryStringParameters", "multiValueQueryStringParameters"})
 
@@ -47,7 +48,8 @@ def _rest(gateway: LocalGateway, method: str, path: str, body: bytes | None = No
 
 
 def _member(gateway: LocalGateway, user: str) -> dict[str, Any]:
-    (row,) = [row for row in table(gateway, "MembersTable").scan()["Items"] if row["user"] == user]
+    rows: list[dict[str, Any]] = table(gateway, "MembersTable").scan()["Items"]
+    (row,) = [row for row in rows if row["user"] == user]
     return row
 
 
@@ -90,7 +92,7 @@ def test_rest_event_has_sam_local_shape_and_proxy_path(gateway: LocalGateway) ->
     status, _, answer = _rest(gateway, "GET", "/files/docs/readme.txt?version=2")
     assert (status, answer["file"]) == (200, "docs/readme.txt")
     event = answer["event"]
-    assert_same_shape(event, load_event("rest_api_v1_get.json"), free=FREE)
+    assert_same_shape(event, load_event("rest_api_v1_get"), free=FREE)
     assert event["pathParameters"] == {"proxy": "docs/readme.txt"}
     assert event["requestContext"]["stage"] == "Prod"
     assert event["multiValueQueryStringParameters"] == {"version": ["2"]}

@@ -12,7 +12,8 @@ import pytest
 from local.event_payloads import schedule_payload
 from local.schedules import Cron, ScheduleExpressionError, seconds_until_next
 from local.testing import LocalGateway
-from tests.local.conftest import CHAT, EventLog, assert_same_shape, load_event
+from tests.local.conftest import CHAT, EventLog, assert_same_shape
+from tests.support.lambda_env import load_event
 
 
 def test_schedule_runs_at_its_rate_with_the_scheduled_event(event_log: EventLog) -> None:
@@ -23,7 +24,7 @@ def test_schedule_runs_at_its_rate_with_the_scheduled_event(event_log: EventLog)
         gateway.wait_for_log(r"SCHEDULE +ScheduledFunctionTick -> ScheduledFunction ok")
     (first, *_) = log.entries("scheduled")
     event = first["event"]
-    assert_same_shape(event, load_event("scheduled_event.json"))
+    assert_same_shape(event, load_event("scheduled_event"))
     assert event["detail-type"] == "Scheduled Event"
     assert event["source"] == "aws.events"
     assert event["resources"][0].endswith(":rule/ScheduledFunctionTick")

@@ -1,7 +1,7 @@
 """A stand-in for ts-auth-service's token validation (a service we do not own), for integration tests.
 
 ``POST /auth/validate`` with ``Authorization: Bearer <token>`` answers 200 ``{"valid": true, "user": {"id",
-"tenantId"}}`` for tokens it was told are valid, 401 ``{"valid": false}`` for any other. It counts calls (to
+"tenantId"}}`` for tokens it was told are valid, 401 ``{"valid": false}`` for any other; a GET, 404. It counts calls (to
 prove the cache), records what it received, and can misbehave: stopped (connection refused), ``failing`` (500),
 ``hanging`` (holds each request until released, or ``hold_max_s`` at most, then answers normally).
 """
@@ -27,6 +27,9 @@ class _Handler(QuietHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status, body = stand_in(self, AuthService).validate(self.path, self.headers.get("Authorization", ""))
         answer_json(self, status, json.dumps(body).encode())
+
+    def do_GET(self) -> None:  # nothing is served by GET (a health probe asks the origin)
+        answer_json(self, 404, b'{"error": "not found"}')
 
 
 class AuthService(StubServer):

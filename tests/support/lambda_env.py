@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,13 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 def load_event(name: str, **replacements: str) -> dict[str, Any]:
-    """A payload from tests/events/, with placeholder strings replaced."""
+    """A captured API Gateway event from tests/events/ (``name`` without ``.json``), with placeholder strings
+    replaced; a fresh copy each time."""
     text = (EVENTS / f"{name}.json").read_text()
     for placeholder, value in replacements.items():
         text = text.replace(placeholder, value)
     event: dict[str, Any] = json.loads(text)
-    return copy.deepcopy(event)
+    return event
 
 
 def reset_cold_start() -> None:
