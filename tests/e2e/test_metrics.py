@@ -15,10 +15,12 @@ CALL = {"callId": "call-1", "from": "+15550001111", "to": "+15550002222"}
 
 
 def total(series: list[dict[str, Any]], name: str, **dimensions: str) -> float:
-    return sum(
-        s["sum"]
-        for s in series
-        if s["name"] == name and all(s["dimensions"].get(key) == value for key, value in dimensions.items())
+    return float(
+        sum(
+            s["sum"]
+            for s in series
+            if s["name"] == name and all(s["dimensions"].get(key) == value for key, value in dimensions.items())
+        )
     )
 
 

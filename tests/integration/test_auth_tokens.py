@@ -90,7 +90,7 @@ HS256_CASES: dict[str, Callable[[], str]] = {
     "issued-in-the-future": lambda: jwt.encode(claims(iat=int(time.time()) + 600), SECRET),
     "no-exp": lambda: jwt.encode({"sub": "user-1", "tenant_id": "tenant-a"}, SECRET),
     "no-sub": lambda: jwt.encode({"tenant_id": "tenant-a", "exp": int(time.time()) + 600}, SECRET),
-    "unsigned-alg-none": lambda: jwt.encode(claims(), None, algorithm="none"),
+    "unsigned-alg-none": lambda: jwt.encode(claims(), "", algorithm="none"),
     "unsigned-alg-None-case": lambda: hand_signed({"alg": "None"}, claims(), b"").rsplit(".", 1)[0] + ".",
     "alg-HS512-not-allowed": lambda: jwt.encode(claims(), SECRET, algorithm="HS512"),
     "alg-missing": lambda: hand_signed({"typ": "JWT"}, claims(), SECRET.encode()),

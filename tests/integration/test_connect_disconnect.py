@@ -45,12 +45,12 @@ def test_connect_registers_the_connection_under_its_tenant(store: redis.Redis, t
         pytest.param(lambda t: t(ttl=-10), id="expired"),
         pytest.param(
             lambda t: jwt.encode(
-                {"sub": "u", "tenant_id": "x", "exp": time.time() + 60}, "wrong-secret-0123456789abcdef"
+                {"sub": "u", "tenant_id": "x", "exp": time.time() + 60}, "wrong-secret-0123456789abcdef0123456789"
             ),
             id="wrong-secret",
         ),
         pytest.param(
-            lambda t: jwt.encode({"sub": "u", "tenant_id": "x", "exp": time.time() + 60}, None, algorithm="none"),
+            lambda t: jwt.encode({"sub": "u", "tenant_id": "x", "exp": time.time() + 60}, "", algorithm="none"),
             id="unsigned",
         ),
         pytest.param(

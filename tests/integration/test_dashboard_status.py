@@ -53,7 +53,8 @@ def test_each_tenant_gets_its_own_counts_and_nothing_crosses_tenants(
         [frame] = connections_api.frames(cid)
         assert frame["event"] == "dashboard_status" and frame["tenantId"] == "tenant-a"
         assert frame["data"] == {"activeConnections": 3, "activeUsers": 2}
-        assert frame["occurredAt"].endswith("Z")
+        occurred_at = frame["occurredAt"]
+        assert isinstance(occurred_at, str) and occurred_at.endswith("Z")
     [frame] = connections_api.frames(B1)
     assert frame["tenantId"] == "tenant-b" and frame["data"] == {"activeConnections": 1, "activeUsers": 1}
     assert connections_api.frames(C1) == []

@@ -14,7 +14,7 @@ TEXT, BINARY, CLOSE, CONTINUATION = 0x1, 0x2, 0x8, 0x0
 class RawWebSocket:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         parsed = urlparse(url)
-        self.sock = socket.create_connection((parsed.hostname, parsed.port), timeout=timeout)
+        self.sock = socket.create_connection((parsed.hostname, parsed.port or 80), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         path = parsed.path or "/"
         request = (

@@ -16,7 +16,7 @@ from tests.local.conftest import CHAT, MINIMAL, EventLog, connection_id_of
 def _listening(url: str) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+        with socket.create_connection((parsed.hostname, parsed.port or 80), timeout=1):
             return True
     except OSError:
         return False

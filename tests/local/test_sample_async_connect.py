@@ -30,7 +30,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
 
 
 def _connection_of(gateway: LocalGateway, nickname: str) -> str:
-    rows = table(gateway, "ConnectionsTable").scan()["Items"]
+    rows: list[dict[str, str]] = table(gateway, "ConnectionsTable").scan()["Items"]
     (connection_id,) = [row["connectionId"] for row in rows if row["nickname"] == nickname]
     return connection_id
 

@@ -58,6 +58,9 @@ class Functions:
     def environments(self) -> dict[str, list[dict[str, Any]]]:
         return {}
 
+    def metrics(self) -> list[dict[str, Any]]:
+        return []
+
     def reload(self) -> int:
         return 0
 

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from local.testing import LocalGateway
 from tests.local.conftest import EventLog, connection_id_of, echo
@@ -31,12 +32,14 @@ async def test_connect_exception_is_502(chat: LocalGateway) -> None:
 
 
 async def test_subprotocol_from_connect_response_is_negotiated(chat: LocalGateway) -> None:
-    async with websockets.connect(chat.ws_url + "?protocol=chat.v2", subprotocols=["chat.v1", "chat.v2"]) as ws:
+    async with websockets.connect(
+        chat.ws_url + "?protocol=chat.v2", subprotocols=[Subprotocol("chat.v1"), Subprotocol("chat.v2")]
+    ) as ws:
         assert ws.subprotocol == "chat.v2"
 
 
 async def test_without_subprotocol_in_connect_response_none_is_selected(chat: LocalGateway) -> None:
-    async with websockets.connect(chat.ws_url, subprotocols=["chat.v1"]) as ws:
+    async with websockets.connect(chat.ws_url, subprotocols=[Subprotocol("chat.v1")]) as ws:
         assert ws.subprotocol is None
         await echo(ws)
 

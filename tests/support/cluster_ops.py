@@ -16,7 +16,8 @@ from local.redis_server import EmbeddedCluster, RedisServer, wait_for
 
 def command(node: RedisServer, *args: Any) -> Any:
     with contextlib.closing(node.client(decode_responses=True)) as admin:
-        return admin.execute_command(*args)
+        execute: Callable[..., Any] = admin.execute_command
+        return execute(*args)
 
 
 def node_id(node: RedisServer) -> str:

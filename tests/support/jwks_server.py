@@ -75,8 +75,12 @@ class JwksServer(StubServer):
         with self._lock:
             published = []
             for kid, (algorithm, key) in self.keys.items():
-                to_jwk = ECAlgorithm.to_jwk if algorithm.startswith("ES") else RSAAlgorithm.to_jwk
-                jwk: dict[str, Any] = to_jwk(key.public_key(), as_dict=True)  # type: ignore[arg-type]
+                public = key.public_key()
+                jwk = (
+                    ECAlgorithm.to_jwk(public, as_dict=True)
+                    if isinstance(public, ec.EllipticCurvePublicKey)
+                    else RSAAlgorithm.to_jwk(public, as_dict=True)
+                )
                 jwk.update(kid=kid, use="sig", alg=algorithm)
                 published.append(jwk)
             return {"keys": published + list(self.extra_jwks)}

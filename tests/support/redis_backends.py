@@ -42,12 +42,12 @@ class RedisBackend:
         """A client of the connection state: database 1, or the cluster."""
         options.setdefault("decode_responses", True)
         if self.cluster:
-            return ClusterView.from_url(self.url, **options)
+            return ClusterView(url=self.url, **options)
         return redis.Redis.from_url(self.url, db=1, **options)
 
     def event_store(self, **options: Any) -> redis.Redis | ClusterView:
         """A client of the event log: database 2, or the cluster (its keys start with ``log:``)."""
         options.setdefault("decode_responses", True)
         if self.cluster:
-            return ClusterView.from_url(self.url, **options)
+            return ClusterView(url=self.url, **options)
         return redis.Redis.from_url(self.url, db=2, **options)

@@ -31,11 +31,13 @@ class RoundTrips:
 @pytest.fixture
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips]:
     counter = RoundTrips()
-    original = redis.connection.AbstractConnection.send_packed_command
+    original: Callable[[redis.connection.AbstractConnection, object, bool], None] = (
+        redis.connection.AbstractConnection.send_packed_command
+    )
 
     def counting(self: redis.connection.AbstractConnection, command: object, check_health: bool = True) -> None:
         counter.by_node[f"{getattr(self, 'host', '')}:{getattr(self, 'port', '')}"] += 1
-        original(self, command, check_health)  # type: ignore[arg-type]
+        original(self, command, check_health)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
     yield counter
