@@ -16,7 +16,7 @@ from tests.support.lambda_env import reset_cold_start
 from tests.support.redis_backends import RedisBackend
 from tests.support.round_trips import round_trips  # noqa: F401 (a fixture of the suite)
 
-SECRET = "integration-test-secret-0123456789abcdef"
+SECRET = "integration-test-secret-0123456789abcdef0123456789abcdef0123456789abcdef"  # 64+ bytes: HS512 too
 SERVICE_KEY = "integration-test-service-key"
 
 

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from connection_service import connect, disconnect
+from tests.integration.conftest import SECRET
 from tests.support.lambda_env import LambdaContext, load_event
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
@@ -54,7 +55,7 @@ def test_connect_registers_the_connection_under_its_tenant(store: redis.Redis, t
             id="unsigned",
         ),
         pytest.param(
-            lambda t: jwt.encode({"sub": "u", "exp": time.time() + 60}, "integration-test-secret-0123456789abcdef"),
+            lambda t: jwt.encode({"sub": "u", "exp": time.time() + 60}, SECRET),
             id="no-tenant",
         ),
     ],
