@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequest, Forbidden, RateLimited, ServiceError, UpstreamUnavailable
+from .limits import MAX_FRAME_BYTES
 from .protocol import not_json
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_UPSTREAM_MESSAGE = 200
-MAX_RESPONSE_BYTES = 64 * 1024  # the ack must fit API Gateway's 128 KB frame with room to spare
+MAX_RESPONSE_BYTES = MAX_FRAME_BYTES // 2  # the ack carrying it must fit a frame, with room to spare
 
 
 @dataclass(frozen=True, slots=True)

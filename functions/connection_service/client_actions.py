@@ -28,7 +28,7 @@ from .errors import (
     as_service_error,
 )
 from .eventlog import EventLog
-from .limits import MAX_ID_LENGTH
+from .limits import MAX_ID_LENGTH, MAX_LEAD_STATUS_LENGTH, MAX_NAME_LENGTH
 from .metrics import Metrics
 from .protocol import ClientFrame, encode, error_frame, event_frame, parse_client_frame, request_id_of
 from .registry import Registry, Touch
@@ -147,7 +147,7 @@ class MessageService:
         frame = parse_client_frame(body)
         action = self._actions.get(frame.action)
         if action is None:
-            raise UnknownAction(f"unknown action {frame.action[:64]!r}")
+            raise UnknownAction(f"unknown action {frame.action[:MAX_NAME_LENGTH]!r}")
         self._metrics.count("Messages", Action=frame.action)
         caller = Caller(connection_id, touch.tenant_id, touch.user_id, touch.connected_at)
         return action(caller, frame)
@@ -232,7 +232,6 @@ class MessageService:
 # --- user actions: forwarded to as-call-service, then announced to the tenant -------------------------------
 
 MAX_SMS_BODY = 1600
-MAX_LEAD_STATUS = 64
 
 
 def _text(data: dict[str, Any], name: str, max_length: int, *, printable: bool) -> str:
@@ -287,7 +286,7 @@ class UserActions:
 
     def _update_lead_status(self, caller: Caller, frame: ClientFrame) -> list[Frame]:
         lead_id = _identifier(frame.data.get("leadId"), "leadId")
-        status = _text(frame.data, "status", MAX_LEAD_STATUS, printable=True)
+        status = _text(frame.data, "status", MAX_LEAD_STATUS_LENGTH, printable=True)
         result = self._upstream().update_lead_status(self._identity(caller, frame), lead_id, status)
         self._announce(caller, frame, "lead_status_updated", {"leadId": lead_id, "status": status})
         return [self._ack(frame, result)]

@@ -11,8 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidEvent
-from .limits import MAX_ID_LENGTH
+from .limits import MAX_ID_LENGTH, MAX_LEAD_STATUS_LENGTH, MAX_NAME_LENGTH
 
+MAX_ADDRESS_LENGTH = 64  # a call's or message's from and to
 Id = Field(min_length=1, max_length=MAX_ID_LENGTH)
 
 
@@ -24,29 +25,29 @@ class EventData(BaseModel):
 
 class CallIncoming(EventData):
     callId: str = Id
-    from_: str = Field(alias="from", min_length=1, max_length=64)
-    to: str = Field(min_length=1, max_length=64)
+    from_: str = Field(alias="from", min_length=1, max_length=MAX_ADDRESS_LENGTH)
+    to: str = Field(min_length=1, max_length=MAX_ADDRESS_LENGTH)
     conversationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class CallMissed(EventData):
     callId: str = Id
-    from_: str = Field(alias="from", min_length=1, max_length=64)
-    to: str | None = Field(default=None, max_length=64)
+    from_: str = Field(alias="from", min_length=1, max_length=MAX_ADDRESS_LENGTH)
+    to: str | None = Field(default=None, max_length=MAX_ADDRESS_LENGTH)
     conversationId: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class MessageReceived(EventData):
     messageId: str = Id
     conversationId: str = Id
-    from_: str = Field(alias="from", min_length=1, max_length=64)
+    from_: str = Field(alias="from", min_length=1, max_length=MAX_ADDRESS_LENGTH)
     body: str
 
 
 class MessageSent(EventData):
     messageId: str = Id
     conversationId: str = Id
-    to: str = Field(min_length=1, max_length=64)
+    to: str = Field(min_length=1, max_length=MAX_ADDRESS_LENGTH)
     body: str
 
 
@@ -67,7 +68,7 @@ class ConversationTakenOver(EventData):
 
 class LeadStatusUpdated(EventData):
     leadId: str = Id
-    status: str = Field(min_length=1, max_length=64)
+    status: str = Field(min_length=1, max_length=MAX_LEAD_STATUS_LENGTH)
     userId: str | None = None
 
 
@@ -87,7 +88,7 @@ def validate_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
     """The payload as it will be delivered (aliases kept); raises :class:`InvalidEvent` with the reason."""
     model = CATALOG.get(event)
     if model is None:
-        raise InvalidEvent(f"unknown event {event[:64]!r}; known: {', '.join(sorted(CATALOG))}")
+        raise InvalidEvent(f"unknown event {event[:MAX_NAME_LENGTH]!r}; known: {', '.join(sorted(CATALOG))}")
     try:
         return model.model_validate(data).model_dump(by_alias=True, exclude_none=True)
     except ValidationError as exc:

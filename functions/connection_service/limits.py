@@ -10,3 +10,6 @@ MAX_ID_LENGTH = 128
 
 MAX_NAME_LENGTH = 64
 """Event and action names."""
+
+MAX_LEAD_STATUS_LENGTH = 64
+"""A lead's status, as a client sets it and as ``lead_status_updated`` carries it."""

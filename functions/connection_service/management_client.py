@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConnectionGone, DeliveryFailed
+from .http1_connection import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from .shared_types import Outcome
-from .signed_posts import SignedPoster
+from .signed_posts import MAX_ATTEMPTS, SignedPoster
 from .sigv4 import environment_credentials
 
 if TYPE_CHECKING:
@@ -137,10 +138,10 @@ def boto3_config(settings: Settings) -> Any:
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
         max_pool_connections=max(10, settings.fanout_concurrency),
-        connect_timeout=2,
-        read_timeout=5,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
         tcp_keepalive=True,
     )
 
