@@ -50,6 +50,7 @@ help:
 	@echo "make test-js    the dashboard client's suites (unit, integration, browser; Node >= 20)"
 	@echo "make lint       ruff;  make typecheck: mypy;  make check: the same as make test"
 	@echo "make bench      measure the performance figures (docs/performance.md) (BENCH_ARGS=--quick; see python -m bench -h)"
+	@echo "make package    one deployable artifact per function in dist/ (arm64, Python 3.12) and dist/template.json (docs/deploy.md)"
 	@echo "make clean      remove the venv and the tool caches"
 
 $(STAMP): pyproject.toml
@@ -103,6 +104,11 @@ check: test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+.PHONY: package
+# Each function's artifact for the template's architecture and runtime, checked (imports, machine, size budget).
+package: $(STAMP)
+	$(BIN)/python -m infra.package $(PACKAGE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

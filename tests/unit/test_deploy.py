@@ -28,7 +28,7 @@ def test_samconfig_is_where_sam_looks_with_a_stack_and_stage_per_environment(con
         section = config[env]
         assert section["global"]["parameters"]["stack_name"] == f"as-connection-service-{env}"
         assert environment_parameters(config, env)["Stage"] == env
-        assert section["deploy"]["parameters"]["template_file"] == ".build/template.json"
+        assert section["deploy"]["parameters"]["template_file"] == "dist/template.json"
 
 
 def test_secrets_on_the_command_line_keep_the_environments_parameters(config: dict[str, Any]) -> None:
