@@ -73,8 +73,8 @@ export async function startRedis() {
 /** Empty a tenant's event log, as its length and age bounds would: through the service's own key names. */
 export async function emptyEventLog(redisUrl, tenant) {
   const script =
-    "import sys, redis\nfrom connection_service import keys\n" +
-    "store = redis.Redis.from_url(sys.argv[1], db=int(sys.argv[3]))\nstore.xtrim(keys.events(sys.argv[2]), maxlen=0)\n";
+    "import sys, redis\nfrom connection_service import redis_keys\n" +
+    "store = redis.Redis.from_url(sys.argv[1], db=int(sys.argv[3]))\nstore.xtrim(redis_keys.events(sys.argv[2]), maxlen=0)\n";
   const { child, log } = python(["-c", script, redisUrl, tenant, process.env.EVENT_QUEUE_REDIS_DB ?? "2"], {
     PYTHONPATH: `${ROOT}functions`,
   });
