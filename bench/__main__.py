@@ -28,12 +28,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import broadcast_scenario, connect_scenario, imports, memory, roundtrips, steady
+from . import artifacts, broadcast_scenario, connect_scenario, imports, memory, roundtrips, steady
 from .common import ROOT, SECRET, SERVICE_KEY, Outcome, Row, fmt
 from .targets import KINDS, TargetOptions
 
-SCENARIOS = ("connect", "broadcast", "steady", "memory", "imports", "redis")
-LOCAL_ONLY = ("imports", "redis")
+SCENARIOS = ("connect", "broadcast", "steady", "memory", "imports", "init", "redis")
+LOCAL_ONLY = ("imports", "init", "redis")
 SECRETS = ("secret", "service_key")  # never written to the results file
 
 
@@ -59,7 +59,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--search-seconds", type=float, help="steady search: window per step (5; quick 2)")
     p.add_argument("--idle-connections", type=int, help="memory: idle connections (2000; quick 300; try 10000)")
-    p.add_argument("--import-runs", type=int, help="imports: fresh interpreters per module (7; quick 3)")
+    p.add_argument("--import-runs", type=int, help="imports, init: fresh interpreters per module (7; quick 3)")
     p.add_argument("--redis-ops", type=int, help="redis: operations per measured kind (20; quick 5)")
     p.add_argument("--redis-tenant-size", type=int, help="redis: large tenant's connections (200; quick 20)")
     p.add_argument("--no-uvloop", action="store_true", help="client on asyncio's own loop even if uvloop is there")
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "memory": lambda: run(memory.run(target, args.idle_connections, args.in_flight)),
         "imports": lambda: imports.run(args.import_runs),
+        "init": lambda: artifacts.run(args.import_runs),
         "redis": lambda: run(roundtrips.run(args.redis_ops, args.redis_tenant_size)),
     }  # fmt: skip
     rows: list[Row] = []
