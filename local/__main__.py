@@ -13,9 +13,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from local.cfn_yaml import TemplateError
 from local.config import KB, GatewayConfig, default_max_environments
 from local.faults import RULE_SYNTAX, FaultRule, FaultRuleError
-from local.template import TemplateError
 
 DESCRIPTION = """\
 Serve a SAM template's API Gateway WebSocket API, its @connections management API, its HTTP API routes and its

@@ -9,20 +9,12 @@ from typing import Any
 from local import openapi
 from local.intrinsics import Resolver, local_api_id
 from local.model import RestRoute
+from local.template_view import ref_target
 
 _DEFAULT_STAGE = "Prod"
 
 OfType = Callable[[str], list[tuple[str, dict[str, Any]]]]
 FunctionOfUri = Callable[[Any, str], "str | None"]
-
-
-def _ref_target(value: Any) -> str:
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target = value["Fn::GetAtt"]
-        return str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
-    return str(value)
 
 
 def rest_stages(of_type: OfType, resolver: Resolver) -> dict[str, list[str]]:
@@ -31,7 +23,7 @@ def rest_stages(of_type: OfType, resolver: Resolver) -> dict[str, list[str]]:
     for kind in ("AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment"):
         for _, props in of_type(kind):
             name = props.get("StageName")
-            api = _ref_target(props.get("RestApiId"))
+            api = ref_target(props.get("RestApiId"))
             if name is not None and (kind.endswith("Stage") or api not in stages):
                 stages.setdefault(api, []).append(resolver.to_string(name))
     return stages
@@ -88,21 +80,21 @@ class RestRoutes:
         parts = {
             lid: p
             for lid, p in self.of_type("AWS::ApiGateway::Resource")
-            if _ref_target(p.get("RestApiId")) == logical_id
+            if ref_target(p.get("RestApiId")) == logical_id
         }
 
         def path_of(resource_id: str, depth: int = 0) -> str:
             props = parts.get(resource_id)
             if props is None or depth > 64:  # the API's root resource (GetAtt Api.RootResourceId)
                 return ""
-            parent = path_of(_ref_target(props.get("ParentId")), depth + 1)
+            parent = path_of(ref_target(props.get("ParentId")), depth + 1)
             return parent + "/" + self.resolver.to_string(props.get("PathPart"))
 
         routes: list[RestRoute] = []
         for method_id, props in self.of_type("AWS::ApiGateway::Method"):
-            if _ref_target(props.get("RestApiId")) != logical_id:
+            if ref_target(props.get("RestApiId")) != logical_id:
                 continue
-            path = path_of(_ref_target(props.get("ResourceId"))) or "/"
+            path = path_of(ref_target(props.get("ResourceId"))) or "/"
             verb = self.resolver.to_string(props.get("HttpMethod", "ANY")).upper()
             if str(self.resolver.resolve(props.get("AuthorizationType", "NONE"))) != "NONE":
                 self.warnings.append(f"{method_id}: REST API authorization is not emulated; route left open")
