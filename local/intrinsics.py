@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from local.aws_resources import Physical, physical
@@ -162,7 +162,7 @@ class Resolver:
         resource = self.resources.get(logical_id) or {}
         return str(resource.get("Type", ""))
 
-    def _ref(self, name: Any) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
+    def _ref(self, name: Any) -> Any:
         if not isinstance(name, str):
             return self._placeholder(f"Ref {name!r}")
         if name == "AWS::NoValue":
@@ -172,87 +172,89 @@ class Resolver:
         if name in self.parameters:
             return self.parameters[name]
         if name in self.resources:
-            backed = self.physical(name)
-            if backed is not None:
-                return backed.ref
-            kind = self._type(name)
-            if kind == "AWS::Lambda::Function":
-                return self.function_name(name)
-            if kind in ("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi"):
-                return local_api_id(name)
-            if kind == "AWS::ApiGateway::Stage":
-                return self.resolve(self._properties(name).get("StageName", name))
-            if kind == "AWS::ApiGatewayV2::Stage":
-                return self.resolve(self._properties(name).get("StageName", name))
-            return name
+            return self._resource_ref(name)
         return self._placeholder(f"Ref {name}")
 
-    def _get_att(self, logical_id: str, attribute: str) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
+    def _resource_ref(self, logical_id: str) -> Any:
+        backed = self.physical(logical_id)
+        if backed is not None:
+            return backed.ref
+        kind = self._type(logical_id)
+        if kind == "AWS::Lambda::Function":
+            return self.function_name(logical_id)
+        if kind in ("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi"):
+            return local_api_id(logical_id)
+        if kind in ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"):
+            return self.resolve(self._properties(logical_id).get("StageName", logical_id))
+        return logical_id
+
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
         if logical_id not in self.resources:
             return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
         backed = self.physical(logical_id)
         if backed is not None and attribute in backed.attributes:
             return backed.attributes[attribute]
-        kind = self._type(logical_id)
-        if kind == "AWS::Lambda::Function" and attribute == "Arn":
-            return self.function_arn(logical_id)
-        if kind == "AWS::ApiGatewayV2::Api":
-            api_id = local_api_id(logical_id)
-            if attribute == "ApiId":
-                return api_id
-            if attribute == "ApiEndpoint":
-                protocol = self._properties(logical_id).get("ProtocolType", "HTTP")
-                scheme = "wss" if protocol == "WEBSOCKET" else "https"
-                return f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"
-        if kind == "AWS::ApiGateway::RestApi":
-            if attribute == "RootResourceId":
-                return f"{logical_id}.RootResourceId"
-            if attribute == "RestApiId":
-                return local_api_id(logical_id)
+        value = self._api_attribute(logical_id, self._type(logical_id), attribute)
+        if value is not None:
+            return value
         if attribute == "Arn":
             return f"arn:aws:local:{self.region}:{self.account_id}:{logical_id}"
         return self._placeholder(f"Fn::GetAtt {logical_id}.{attribute}")
 
-    def _function(self, key: str, argument: Any) -> Any:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
-        if key == "Fn::Sub":
-            return self._sub(argument)
-        if key == "Fn::GetAtt":
-            parts = argument.split(".", 1) if isinstance(argument, str) else list(argument)
-            if len(parts) != 2:
-                return self._placeholder(f"Fn::GetAtt {argument!r}")
-            return self._get_att(str(self.resolve(parts[0])), str(self.resolve(parts[1])))
-        if key == "Fn::Join":
-            delimiter, items = argument
-            return str(delimiter).join(self.to_string(item) for item in self.resolve(items))
-        if key == "Fn::Select":
-            index, items = argument
-            return self.resolve(items)[int(self.resolve(index))]
-        if key == "Fn::Split":
-            delimiter, text = argument
-            return str(self.resolve(text)).split(str(delimiter))
-        if key == "Fn::If":
-            name, if_true, if_false = argument
-            return self.resolve(if_true if self.condition(name) else if_false)
-        if key == "Fn::Equals":
-            left, right = argument
-            return self.to_string(left) == self.to_string(right)
-        if key == "Fn::Not":
-            return not bool(self.resolve(argument[0]))
-        if key == "Fn::And":
-            return all(bool(self.resolve(item)) for item in argument)
-        if key == "Fn::Or":
-            return any(bool(self.resolve(item)) for item in argument)
-        if key == "Fn::FindInMap":
-            name, top, second = (self.to_string(item) for item in argument[:3])
-            try:
-                return self.mappings[name][top][second]
-            except (KeyError, TypeError):
-                return self._placeholder(f"Fn::FindInMap {name}.{top}.{second}")
-        if key == "Fn::Base64":
-            return base64.b64encode(self.to_string(argument).encode()).decode()
-        if key == "Fn::GetAZs":
-            return [f"{self.region}{zone}" for zone in "abc"]
-        return self._placeholder(f"{key} {argument!r}")
+    def _api_attribute(self, logical_id: str, kind: str, attribute: str) -> str | None:
+        """A function's ARN, or an API's id, endpoint or root resource (None for anything else)."""
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return self.function_arn(logical_id)
+        api_id = local_api_id(logical_id)
+        if kind == "AWS::ApiGatewayV2::Api" and attribute == "ApiEndpoint":
+            protocol = self._properties(logical_id).get("ProtocolType", "HTTP")
+            scheme = "wss" if protocol == "WEBSOCKET" else "https"
+            return f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"
+        named = {
+            ("AWS::ApiGatewayV2::Api", "ApiId"): api_id,
+            ("AWS::ApiGateway::RestApi", "RestApiId"): api_id,
+            ("AWS::ApiGateway::RestApi", "RootResourceId"): f"{logical_id}.RootResourceId",
+        }
+        return named.get((kind, attribute))
+
+    def _function(self, key: str, argument: Any) -> Any:
+        function = _FUNCTIONS.get(key)
+        if function is None:
+            return self._placeholder(f"{key} {argument!r}")
+        return function(self, argument)
+
+    def _fn_get_att(self, argument: Any) -> Any:
+        parts = argument.split(".", 1) if isinstance(argument, str) else list(argument)
+        if len(parts) != 2:
+            return self._placeholder(f"Fn::GetAtt {argument!r}")
+        return self._get_att(str(self.resolve(parts[0])), str(self.resolve(parts[1])))
+
+    def _fn_join(self, argument: Any) -> str:
+        delimiter, items = argument
+        return str(delimiter).join(self.to_string(item) for item in self.resolve(items))
+
+    def _fn_select(self, argument: Any) -> Any:
+        index, items = argument
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _fn_split(self, argument: Any) -> list[str]:
+        delimiter, text = argument
+        return str(self.resolve(text)).split(str(delimiter))
+
+    def _fn_if(self, argument: Any) -> Any:
+        name, if_true, if_false = argument
+        return self.resolve(if_true if self.condition(name) else if_false)
+
+    def _fn_equals(self, argument: Any) -> bool:
+        left, right = argument
+        return self.to_string(left) == self.to_string(right)
+
+    def _fn_find_in_map(self, argument: Any) -> Any:
+        name, top, second = (self.to_string(item) for item in argument[:3])
+        try:
+            return self.mappings[name][top][second]
+        except (KeyError, TypeError):
+            return self._placeholder(f"Fn::FindInMap {name}.{top}.{second}")
 
     def _sub(self, argument: Any) -> str:
         if isinstance(argument, list):
@@ -276,3 +278,21 @@ class Resolver:
     def _placeholder(self, description: str) -> str:
         self.unresolved.append(description)
         return f"{PLACEHOLDER}{description}>"
+
+
+_FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
+    "Fn::Sub": Resolver._sub,
+    "Fn::GetAtt": Resolver._fn_get_att,
+    "Fn::Join": Resolver._fn_join,
+    "Fn::Select": Resolver._fn_select,
+    "Fn::Split": Resolver._fn_split,
+    "Fn::If": Resolver._fn_if,
+    "Fn::Equals": Resolver._fn_equals,
+    "Fn::Not": lambda resolver, argument: not bool(resolver.resolve(argument[0])),
+    "Fn::And": lambda resolver, argument: all(bool(resolver.resolve(item)) for item in argument),
+    "Fn::Or": lambda resolver, argument: any(bool(resolver.resolve(item)) for item in argument),
+    "Fn::FindInMap": Resolver._fn_find_in_map,
+    "Fn::Base64": lambda resolver, argument: base64.b64encode(resolver.to_string(argument).encode()).decode(),
+    "Fn::GetAZs": lambda resolver, argument: [f"{resolver.region}{zone}" for zone in "abc"],
+}
+"""The intrinsic functions resolved locally; any other ``Fn::`` becomes a placeholder."""
