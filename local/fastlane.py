@@ -55,6 +55,31 @@ def _answer(ok: bool) -> bytes:
     )  # fmt: skip
 
 
+def _post_headers(header_block: bytes) -> tuple[int | None, str | None, bool] | None:
+    """(``Content-Length``, ``Host``, ``Connection: close``) of a request head's header lines; None for a malformed
+    line, a repeated or non-numeric length, or a header the fast lane leaves to aiohttp."""
+    length: int | None = None
+    host: str | None = None
+    close = False
+    for line in header_block.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        name = name.strip().lower()
+        if name == b"content-length":
+            value = value.strip()
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name in _REFUSE:
+            return None
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+        elif name == b"host":
+            host = value.decode("latin-1")
+    return length, host, close
+
+
 class FastLane(asyncio.Protocol):
     """One accepted connection: PostToConnection answered here, anything else handed to ``fallback()``'s protocol."""
 
@@ -127,9 +152,25 @@ class FastLane(asyncio.Protocol):
             self.busy = True
             asyncio.get_running_loop().create_task(self._post(connection_id, body, close))
 
-    def _recognise(self, head: bytes) -> tuple[str, int, bool] | None:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
+    def _recognise(self, head: bytes) -> tuple[str, int, bool] | None:
         """(connection id, body length, close after) of a plain PostToConnection; None for anything else."""
         request_line, _, header_block = head.partition(b"\r\n")
+        connection_id = self._connection_id(request_line)
+        if connection_id is None:
+            return None
+        headers = _post_headers(header_block)
+        if headers is None:
+            return None
+        length, host, close = headers
+        gateway = self.management.gw
+        if length is None or length > gateway.config.post_limit or gateway.faults:
+            return None
+        if not self.local_only.host_allowed(host):
+            return None
+        return connection_id, length, close
+
+    def _connection_id(self, request_line: bytes) -> str | None:
+        """The id of ``POST /{stage}/@connections/{id} HTTP/1.1`` (a plain one: ASCII, no ``/``, ``?`` or ``#``)."""
         parts = request_line.split(b" ")
         if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
             return None
@@ -140,31 +181,7 @@ class FastLane(asyncio.Protocol):
         raw_id = path[len(prefix) :]
         if not raw_id or not raw_id.isascii() or any(c in raw_id for c in b"/?#"):
             return None
-        length: int | None = None
-        host: str | None = None
-        close = False
-        for line in header_block.split(b"\r\n"):
-            name, colon, value = line.partition(b":")
-            if not colon:
-                return None
-            name = name.strip().lower()
-            if name == b"content-length":
-                value = value.strip()
-                if length is not None or not value.isdigit():
-                    return None
-                length = int(value)
-            elif name in _REFUSE:
-                return None
-            elif name == b"connection":
-                close = value.strip().lower() == b"close"
-            elif name == b"host":
-                host = value.decode("latin-1")
-        gateway = self.management.gw
-        if length is None or length > gateway.config.post_limit or gateway.faults:
-            return None
-        if not self.local_only.host_allowed(host):
-            return None
-        return raw_id.decode("ascii"), length, close
+        return raw_id.decode("ascii")
 
     async def _post(self, connection_id: str, body: bytes, close: bool) -> None:
         delivered = await self.management.deliver(connection_id, body)

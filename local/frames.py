@@ -87,61 +87,69 @@ class FrameReader:
         self._discarding = True
         self._fragments = None
 
-    def feed(self, data: bytes) -> tuple[list[tuple[int, bytes]], FrameError | None]:  # noqa: C901 - to split (complexity check introduced; see the tidy-up commits)
-        if self._skip:
-            if len(data) <= self._skip:
-                self._skip -= len(data)
-                return [], None
-            data, self._skip = data[self._skip :], 0
-        buffer = self._pending + data if self._pending else data
+    def feed(self, data: bytes) -> tuple[list[tuple[int, bytes]], FrameError | None]:
+        buffer = self._resume(data)
         size = len(buffer)
         position = 0
         out: list[tuple[int, bytes]] = []
         error: FrameError | None = None
         while size - position >= 2:
             first, second = buffer[position], buffer[position + 1]
-            fin, opcode, length = first & 0x80, first & 0x0F, second & 0x7F
-            header = 2
+            opcode, length, header = first & 0x0F, second & 0x7F, 2
             if length >= 126:
-                extra = 2 if length == 126 else 8
-                if size - position < 2 + extra:
+                header = 4 if length == 126 else 10
+                if size - position < header:
                     break
-                length = int.from_bytes(buffer[position + 2 : position + 2 + extra], "big")
-                header += extra
-            masked = second & 0x80
-            end = position + header + (4 if masked else 0) + length
+                length = int.from_bytes(buffer[position + 2 : position + header], "big")
+            end = position + header + (4 if second & 0x80 else 0) + length
             if not self._discarding:
                 error = self._check(first, opcode, length)
                 if error is not None:
                     self.discard()
                     break
-            if self._discarding and (opcode != CLOSE or not fin or length > 125):
-                if end > size:
-                    self._skip = end - size
-                    position = size
-                    break
-                position = end
+            elif opcode != CLOSE or not first & 0x80 or length > 125:
+                position = self._skip_frame(end, size)
                 continue
             if end > size:
                 break
             payload = buffer[end - length : end]
-            if masked:
+            if second & 0x80:
                 payload = _unmask(buffer[end - length - 4 : end - length], payload)
             position = end
-            if opcode >= CLOSE:
-                out.append((opcode, payload))
-            elif not fin:
-                if self._fragments is None:
-                    self._opcode, self._fragments = opcode, []
-                self._fragments.append(payload)
-            elif self._fragments is not None:
-                self._fragments.append(payload)
-                out.append((self._opcode, b"".join(self._fragments)))
-                self._opcode, self._fragments = 0, None
-            else:
-                out.append((opcode, payload))
+            self._read(out, first, opcode, payload)
         self._pending = buffer[position:] if position < size else b""
         return out, error
+
+    def _resume(self, data: bytes) -> bytes:
+        """What to read: an incomplete frame's bytes kept from before, then ``data`` past a skipped frame's rest."""
+        if self._skip:
+            skipped = min(self._skip, len(data))
+            data, self._skip = data[skipped:], self._skip - skipped
+        return self._pending + data if self._pending else data
+
+    def _skip_frame(self, end: int, size: int) -> int:
+        """Pass over a discarded frame ending at ``end``; where reading goes on (what is not here yet is skipped
+        as it arrives)."""
+        if end > size:
+            self._skip = end - size
+            return size
+        return end
+
+    def _read(self, out: list[tuple[int, bytes]], first: int, opcode: int, payload: bytes) -> None:
+        """A frame read whole: a control frame or a final unfragmented one is a message; fragments are kept until
+        the final one."""
+        if opcode >= CLOSE:
+            out.append((opcode, payload))
+        elif not first & 0x80:
+            if self._fragments is None:
+                self._opcode, self._fragments = opcode, []
+            self._fragments.append(payload)
+        elif self._fragments is not None:
+            self._fragments.append(payload)
+            out.append((self._opcode, b"".join(self._fragments)))
+            self._opcode, self._fragments = 0, None
+        else:
+            out.append((opcode, payload))
 
     def _check(self, first: int, opcode: int, length: int) -> FrameError | None:
         if first & 0x70:
