@@ -18,8 +18,6 @@ from .shared_types import Broadcast, BroadcastResult, Clock, ConnectionsClient
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Broadcast", "BroadcastResult", "Broadcaster", "event_body"]
-
 
 def event_body(
     event: str, tenant_id: str, data: dict[str, Any], occurred_at: str, conversation_id: str | None = None

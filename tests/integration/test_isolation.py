@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from connection_service import broadcast, connect, message
-from connection_service.fanout import Broadcast
+from connection_service.shared_types import Broadcast
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event
 

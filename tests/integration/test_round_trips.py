@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from connection_service import broadcast, connect, disconnect, message
-from connection_service.fanout import Broadcast
+from connection_service.shared_types import Broadcast
 from tests.support.aws_connections import ConnectionsApi
 from tests.support.lambda_env import LambdaContext, load_event, reset_cold_start
 from tests.support.round_trips import RoundTrips
