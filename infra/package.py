@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.metadata
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -30,11 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 SOURCE = ROOT / "functions"
 PACKAGE = "connection_service"
+PROJECT = "as-connection-service"
 REQUIREMENTS = SOURCE / "requirements"
 DIST = ROOT / "dist"
 # Unzipped MB each artifact may reach, per handler (Lambda's own limit is 250 MB), bytecode included. Measured
-# (arm64/3.12 with python3.12 bytecode; x86_64/3.11, the tests' host build): connect 36.3/38.3 (cryptography is
-# half of it), disconnect 16.1/17.0, message 19.6/20.8, broadcast 22.5/23.7; the budget is ~10% over the larger.
+# (arm64/3.12 with python3.12 bytecode; x86_64/3.11, the tests' host build): connect 35.8/38.3 (cryptography is
+# a third of it), disconnect 15.5/17.0, message 19.1/20.8, broadcast 21.9/23.7; the budget is ~10% over the larger.
 BUDGET_MB = {"connect": 42.0, "disconnect": 19.0, "message": 23.0, "broadcast": 26.0}
 # Imported by the code but not shipped, and why: the handler's import works without them (the tests check).
 RUNTIME_PROVIDED = {"boto3": "the Lambda runtime's", "botocore": "the Lambda runtime's"}
@@ -136,7 +139,7 @@ def build(function: Function, target: Target, out: Path, *, cache_dir: Path | No
         shutil.copy2(SOURCE / PACKAGE / f"{module}.py", out / PACKAGE / f"{module}.py")
     _compile(out, target)
     _check_imports(function, out, reach.third_party)
-    _check_machine(out, target)
+    _check_binaries(out, target)
     artifact = Artifact(function, out, sum(path.stat().st_size for path in out.rglob("*") if path.is_file()))
     if artifact.size > function.budget_mb * 1e6:
         raise PackageError(
@@ -146,13 +149,36 @@ def build(function: Function, target: Target, out: Path, *, cache_dir: Path | No
 
 
 def _pip_install(requirements: Path, target: Target, out: Path, cache_dir: Path | None) -> None:
+    """The requirements at the versions installed here, which the tests ran against (constraints: a package not
+    installed here resolves freely)."""
+    constraints = out.parent / f".{out.name}-constraints.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(installed_versions().items())))
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    command += ["--target", str(out), "--requirement", str(requirements), *target.pip_args]
+    command += ["--target", str(out), "--requirement", str(requirements), "--constraint", str(constraints)]
+    command += target.pip_args
     if cache_dir is not None:
         command += ["--cache-dir", str(cache_dir)]
-    run = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    finally:
+        constraints.unlink()
     if run.returncode != 0:
         raise PackageError(f"pip could not install {requirements.name} for {target}:\n{run.stdout}{run.stderr}")
+
+
+def installed_versions() -> dict[str, str]:
+    """Each distribution installed in this environment (the project itself, not on any index, left out)."""
+    versions = {}
+    for distribution in importlib.metadata.distributions():
+        name = canonical(distribution.metadata["Name"] or "")
+        if name and name != PROJECT:
+            versions[name] = distribution.version
+    return versions
+
+
+def canonical(name: str) -> str:
+    """A distribution's name as indexes compare it: ``Pydantic_Core`` is ``pydantic-core``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _compile(out: Path, target: Target) -> None:
@@ -191,12 +217,17 @@ def _ships(out: Path, name: str) -> bool:
     return (out / name).is_dir() or (out / f"{name}.py").is_file() or any(out.glob(f"{name}.*.so"))
 
 
-def _check_machine(out: Path, target: Target) -> None:
+def _check_binaries(out: Path, target: Target) -> None:
+    """Every native library is built for the target's machine (ELF header) and, when tagged, its Python ABI."""
     expected = ELF_MACHINES[target.machine]
+    abi = f"{target.python[0]}{target.python[1]}"
     for library in out.rglob("*.so*"):
         header = library.read_bytes()[:20]
         if header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") != expected:
             raise PackageError(f"{library.relative_to(out)} is not built for {target.machine}")
+        tag = library.name.partition(".cpython-")[2].split("-")[0]
+        if tag and tag != abi:
+            raise PackageError(f"{library.relative_to(out)} is not built for Python {abi} (cp{abi})")
 
 
 def deploy_template(template: dict[str, Any], artifacts: list[Artifact], directory: Path) -> dict[str, Any]:

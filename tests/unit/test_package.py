@@ -5,6 +5,7 @@ temporary directory."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 import subprocess
@@ -20,11 +21,13 @@ from infra.package import (
     Function,
     PackageError,
     Target,
+    _check_binaries,
     _check_imports,
-    _check_machine,
     build,
+    canonical,
     deploy_template,
     functions_of,
+    installed_versions,
     read_template,
     target_of,
 )
@@ -160,4 +163,18 @@ def test_an_arm64_artifact_holds_arm64_libraries_only(
     libraries = sorted(path.name for path in artifact.path.rglob("*.so"))
     assert libraries and all("aarch64" in name or "abi3" in name for name in libraries), libraries
     with pytest.raises(PackageError, match="is not built for x86_64"):
-        _check_machine(artifact.path, Target("x86_64", (3, 12)))
+        _check_binaries(artifact.path, Target("x86_64", (3, 12)))
+    with pytest.raises(PackageError, match=r"is not built for Python 313 \(cp313\)"):
+        _check_binaries(artifact.path, Target("aarch64", (3, 13)))
+
+
+def test_the_artifacts_carry_the_versions_installed_here(host_artifacts: dict[str, Artifact]) -> None:
+    shipped = {
+        canonical(distribution.metadata["Name"]): distribution.version
+        for distribution in importlib.metadata.distributions(path=[str(host_artifacts["broadcast"].path)])
+    }
+    installed = installed_versions()
+    assert {"fastapi", "pydantic", "pydantic-core", "redis"} <= shipped.keys()
+    assert {name: version for name, version in shipped.items() if name in installed} == {
+        name: installed[name] for name in shipped if name in installed
+    }
