@@ -1,23 +1,25 @@
-"""The package's dependencies point one way: no import cycle, counting imports inside functions and under
-TYPE_CHECKING, and nothing the wiring module imports imports the wiring back."""
+"""The packages' dependencies point one way: no import cycle in the functions' package or in local/, counting
+imports inside functions and under TYPE_CHECKING, and nothing the wiring module imports imports the wiring back."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "connection_service"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "functions" / "connection_service"
+LOCAL = ROOT / "local"
 HANDLERS = {"connect", "disconnect", "message", "broadcast"}
 
 
-def imports_of(path: Path, modules: set[str]) -> set[str]:
+def imports_of(path: Path, modules: set[str], package: str = "connection_service") -> set[str]:
     """The package's modules that ``path`` imports, wherever the import statement stands."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 parts = (node.module or "").split(".")
-                if parts[0] != "connection_service":
+                if parts[0] != package:
                     continue
                 base = parts[1:]
             elif node.level == 1:
@@ -31,14 +33,14 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
-                if parts[0] == "connection_service" and len(parts) > 1:
+                if parts[0] == package and len(parts) > 1:
                     found.add(parts[1])
     return found & modules
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = {path.stem for path in PACKAGE.glob("*.py")}
-    return {path.stem: imports_of(path, modules) - {path.stem} for path in PACKAGE.glob("*.py")}
+def import_graph(directory: Path = PACKAGE, package: str = "connection_service") -> dict[str, set[str]]:
+    modules = {path.stem for path in directory.glob("*.py")}
+    return {path.stem: imports_of(path, modules, package) - {path.stem} for path in directory.glob("*.py")}
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
@@ -79,3 +81,9 @@ def test_only_handlers_and_their_helpers_import_the_wiring() -> None:
 
     importers = {module for module, imported in graph.items() if "wiring" in imported}
     assert importers <= HANDLERS | {"observe", "api", "health"}
+
+
+def test_the_local_gateway_has_no_import_cycle() -> None:
+    graph = import_graph(LOCAL, "local")
+    assert graph["server"] and graph["websocket"]  # the walk found local's own imports
+    assert cycles(graph) == []
