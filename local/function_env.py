@@ -23,6 +23,7 @@ DUMMY_CREDENTIALS = {
 
 def lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
     return {
+        **_log_variables(spec),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         **DUMMY_CREDENTIALS,
@@ -40,6 +41,13 @@ def lambda_variables(spec: FunctionSpec, region: str) -> dict[str, str]:
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(spec.code_dir),
     }
+
+
+def _log_variables(spec: FunctionSpec) -> dict[str, str]:
+    """What Lambda sets for the JSON log format (``LoggingConfig``): the runtime formats and filters records by it."""
+    if spec.log_format.upper() != "JSON":
+        return {}
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": (spec.application_log_level or "INFO").upper()}
 
 
 def function_environment(

@@ -29,6 +29,7 @@ def function_spec(view: TemplateView, logical_id: str, props: Properties, code_d
     # --env-vars can give it, and an empty REDIS_URL gets the embedded Redis.
     environment = {str(k): view.resolver.to_string(v) for k, v in variables.items()}
     environment = {name: "" if holds_placeholder(value) else value for name, value in environment.items()}
+    logging_config = props.get("LoggingConfig") or {}
     return FunctionSpec(
         logical_id=logical_id,
         name=view.resolver.function_name(logical_id),
@@ -39,4 +40,10 @@ def function_spec(view: TemplateView, logical_id: str, props: Properties, code_d
         memory_size=int(resolve(props.get("MemorySize", 128))),
         arn=view.resolver.function_arn(logical_id),
         environment=environment,
+        log_format=str(resolve(logging_config.get("LogFormat", "Text"))),
+        application_log_level=_optional(resolve(logging_config.get("ApplicationLogLevel"))),
     )
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)

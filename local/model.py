@@ -18,6 +18,9 @@ class FunctionSpec:
     memory_size: int
     arn: str
     environment: dict[str, str] = field(default_factory=dict)
+    log_format: str = "Text"
+    """``LoggingConfig.LogFormat``: ``JSON`` makes the runtime write each log record as a JSON object."""
+    application_log_level: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,15 +144,43 @@ def log_error(document: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "aws_request_id"}
+_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+           "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}  # fmt: skip
+
+
+class JsonFormatter(logging.Formatter):
+    """Lambda's JSON log format: timestamp, level, message, logger, requestId, then the record's own extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", None) or None,
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            document["errorType"] = record.exc_info[0].__name__
+            document["errorMessage"] = str(record.exc_info[1])
+            document["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        document.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS and k not in document)
+        return json.dumps(document, default=str)
+
+
 def _setup_logging() -> _RequestIdFilter:
     request_ids = _RequestIdFilter()
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        logging.Formatter(
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        handler.setFormatter(JsonFormatter())
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        logging.getLogger().setLevel(_LEVELS.get(level, logging.INFO))
+    else:
+        text = logging.Formatter(
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
         )
-    )
-    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+        text.converter = time.gmtime
+        handler.setFormatter(text)
     handler.addFilter(request_ids)
     logging.getLogger().addHandler(handler)
     return request_ids

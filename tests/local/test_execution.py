@@ -94,7 +94,7 @@ def test_a_warm_environment_is_reused_and_init_runs_once(functions: Functions) -
 def test_the_admin_endpoint_lists_each_functions_environments(functions: Functions) -> None:
     me = functions.invoke("TwinFunction", op="whoami")
     listing = json.loads(urllib.request.urlopen(functions.gateway.base_url + "/__local/environments").read())
-    assert set(listing) == {"ProbeFunction", "TwinFunction", "ShortFunction", "BrokenFunction"}
+    assert set(listing) == {"ProbeFunction", "TwinFunction", "ShortFunction", "JsonLogFunction", "BrokenFunction"}
     (mine,) = [e for e in listing["TwinFunction"] if e["pid"] == me["pid"]]
     assert mine["state"] in ("idle", "finishing")
     assert mine["invocations"] >= me["invocations"]
@@ -204,6 +204,19 @@ def test_stdout_reaches_the_gateway_log_prefixed_with_the_function(functions: Fu
     mark = functions.gateway.mark()
     functions.invoke("TwinFunction", op="print", text="a line from the twin")
     functions.gateway.wait_for_log(r"\[TwinFunction\] a line from the twin$", since=mark)
+
+
+def test_the_json_log_format_writes_records_as_lambda_does_and_filters_by_level(functions: Functions) -> None:
+    mark = functions.gateway.mark()
+    request_id = functions.invoke("JsonLogFunction", op="context")["aws_request_id"]
+    functions.invoke("JsonLogFunction", op="log", who="the test")
+
+    found = functions.gateway.wait_for_log(r"\[JsonLogFunction\] (\{.*a warning for the test.*\})$", since=mark)
+    record = json.loads(found[1])
+    assert (record["level"], record["message"], record["logger"]) == ("WARNING", "a warning for the test", "probe")
+    assert record["route"] == "$probe" and record["requestId"] not in (None, request_id)
+    assert not functions.lines(r"\[JsonLogFunction\].*an info record")  # below ApplicationLogLevel WARN
+    assert not functions.lines(r"\[ProbeFunction\] \{")  # a function without LoggingConfig logs text
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -1,5 +1,6 @@
 """Reports on the environment it runs in. ``op`` selects what to do; see tests/local/test_execution.py."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -50,6 +51,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     elif op == "env":
         name = event["name"]
         return {**whoami(), "direct": os.environ.get(name), "thread": from_thread(name), "child": from_child(name)}
+    elif op == "log":  # one record below the function's log level, one at it, with an extra field
+        logger = logging.getLogger("probe")
+        logger.info("an info record")
+        logger.warning("a warning for %s", event["who"], extra={"route": "$probe"})
     elif op == "context":
         return {
             "function_name": context.function_name,
