@@ -110,6 +110,10 @@ def error_response(error: ServiceError) -> JSONResponse:
     return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 
+def _matches(given: bytes, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given, expected.encode())
+
+
 def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
     """The app; ``runtime`` is called on first use (cold start), not at import."""
     app = FastAPI(
@@ -120,10 +124,10 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
     _answer_errors(app, runtime)
 
     async def require_service_key(x_internal_service_key: Annotated[str | None, Header()] = None) -> None:
-        expected = runtime().settings.internal_service_key.get_secret_value().encode()
+        key = runtime().internal_service_key
         given = (x_internal_service_key or "").encode()
-        if not expected or not hmac.compare_digest(given, expected):
-            raise Unauthorized("missing or invalid X-Internal-Service-Key")
+        if not _matches(given, key.value()) and not (given and key.refetch() and _matches(given, key.value())):
+            raise Unauthorized("missing or invalid X-Internal-Service-Key")  # (re-read once first: a rotation)
 
     secured = APIRouter(dependencies=[Depends(require_service_key)])
     _broadcast_routes(secured, runtime)

@@ -47,7 +47,7 @@ def dashboard_status() -> DashboardStatusSender:
     return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
-wiring.start()
+wiring.start("internal_service_key")
 app = create_app(wiring.current)
 _http = Mangum(app, lifespan="off")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import BadRequest, Forbidden, RateLimited, ServiceError, UpstreamUnavailable
 from .limits import MAX_FRAME_BYTES
 from .protocol import not_json
+from .secret_cache import Secret
 
 if TYPE_CHECKING:
     import httpx
@@ -95,13 +96,17 @@ def _safe_message(payload: Any) -> str | None:
 class CallService:
     """The user actions' calls to as-call-service. Raises only :class:`ServiceError` subclasses."""
 
-    def __init__(self, client: httpx.Client, service_key: str) -> None:
+    def __init__(self, client: httpx.Client, service_key: str | Secret) -> None:
+        """``service_key``: the key, or the :class:`Secret` it is read from on each call (cached, rotated)."""
         self._client = client
-        self._service_key = service_key
+        self._service_key = (
+            service_key if isinstance(service_key, Secret) else Secret("INTERNAL_SERVICE_KEY", value=service_key)
+        )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallService:
-        return cls(make_client(settings), settings.internal_service_key.get_secret_value())
+    def from_settings(cls, settings: Settings, service_key: Secret | None = None) -> CallService:
+        key = service_key or Secret("INTERNAL_SERVICE_KEY", value=settings.internal_service_key.get_secret_value())
+        return cls(make_client(settings), key)
 
     def takeover_conversation(self, caller: ActingUser, conversation_id: str) -> Any:
         return self._call("POST", f"/conversations/{_segment(conversation_id)}/takeover", caller, {})
@@ -124,7 +129,7 @@ class CallService:
             raise BadRequest("data contains text that is not valid Unicode") from exc
         headers = {
             "Content-Type": "application/json",
-            "X-Internal-Service-Key": self._service_key,
+            "X-Internal-Service-Key": self._service_key.value(),
             "Idempotency-Key": _pct(caller.idempotency_key),
             "X-Tenant-Id": _pct(caller.tenant_id),
             "X-User-Id": _pct(caller.user_id),

@@ -12,7 +12,7 @@ from .observe import metrics, observed
 from .responses import failure_of, ok
 from .websocket_event import WebSocketEvent
 
-wiring.start()
+wiring.start("jwt_secret")
 
 
 @functools.lru_cache(maxsize=1)

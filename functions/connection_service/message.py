@@ -12,7 +12,7 @@ from .observe import observed
 from .responses import failure, ok, reply_with
 from .websocket_event import WebSocketEvent
 
-wiring.start()
+wiring.start("internal_service_key")
 
 
 @functools.lru_cache(maxsize=1)
@@ -25,7 +25,7 @@ def service() -> MessageService:
     )
     messages = MessageService(rt.registry, rt.event_log, rt.gateway, settings, rt.clock, rt.metrics)
     # as-call-service's client (httpx) is made on the first user action, the broadcaster on the first announcement.
-    upstream = functools.cache(lambda: CallService.from_settings(rt.settings))
+    upstream = functools.cache(lambda: CallService.from_settings(rt.settings, rt.internal_service_key))
     UserActions(upstream, lambda: rt.broadcaster).register(messages)
     return messages
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -20,6 +21,11 @@ DEVELOPMENT_INTERNAL_SERVICE_KEY = "local-development-internal-service-key"
 
 class ConfigurationError(RuntimeError):
     """Settings are missing or invalid; raised as a handler module is imported (the function's init)."""
+
+
+# The secrets a function may need, by field: each is a plain value (local development) or, in AWS, the ARN of a
+# Secrets Manager secret in the field's ``*_arn`` companion.
+SECRET_FIELDS = ("jwt_secret", "internal_service_key", "redis_password")
 
 
 def _split_csv(value: object) -> object:
@@ -40,6 +46,7 @@ class Settings(BaseSettings):
     redis_mode: Literal["standalone", "cluster"] = "standalone"
     redis_username: str = ""
     redis_password: SecretStr = SecretStr("")
+    redis_password_arn: str = ""
     redis_tls_ca_file: str = ""
     connection_redis_db: int = 1
     event_queue_redis_db: int = 2
@@ -52,6 +59,7 @@ class Settings(BaseSettings):
     localstack_hostname: str = ""
 
     jwt_secret: SecretStr = SecretStr("")
+    jwt_secret_arn: str = ""
     jwt_public_key: str = ""
     jwks_url: str = ""
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
     allow_missing_origin: bool = True
 
     internal_service_key: SecretStr = SecretStr("")
+    internal_service_key_arn: str = ""
+    secrets_cache_ttl_s: float = 300.0
+    secrets_refetch_interval_s: float = 30.0
+    local_secret_arns: bool = False
     as_call_service_url: str = "http://localhost:3104"
     upstream_timeout_s: float = 3.0
 
@@ -107,10 +119,11 @@ class Settings(BaseSettings):
     def _secrets_present(self) -> Settings:
         if not self.local:
             return self
-        if not self.jwt_secret.get_secret_value() and not (self.jwt_public_key or self.jwks_url):
+        jwt_given = self.jwt_secret.get_secret_value() or self.secret_arn("jwt_secret")
+        if not jwt_given and not (self.jwt_public_key or self.jwks_url):
             self.jwt_secret = SecretStr(DEVELOPMENT_JWT_SECRET)
             log.warning("JWT_SECRET is not set: using the LOCAL DEVELOPMENT secret (never in AWS)")
-        if not self.internal_service_key.get_secret_value():
+        if not (self.internal_service_key.get_secret_value() or self.secret_arn("internal_service_key")):
             self.internal_service_key = SecretStr(DEVELOPMENT_INTERNAL_SERVICE_KEY)
             log.warning("INTERNAL_SERVICE_KEY is not set: using the LOCAL DEVELOPMENT key (never in AWS)")
         return self
@@ -120,20 +133,35 @@ class Settings(BaseSettings):
         """How long a connection's state outlives silence: API Gateway's maximum duration plus a margin."""
         return self.max_connection_duration_s + self.connection_ttl_margin_s
 
-    def require_secrets(self) -> None:
-        """Raise :class:`ConfigurationError` when a secret the functions need is missing (outside local mode)."""
+    def secret_arn(self, field: str) -> str:
+        """The ARN ``field``'s value is fetched from, or ``""``: none is set, a plain value is (it wins), or this is
+        the local gateway without ``LOCAL_SECRET_ARNS`` (there the plain values and development defaults apply)."""
+        if field not in SECRET_FIELDS:
+            raise ValueError(f"not a secret: {field}")
+        plain: SecretStr = getattr(self, field)
+        if plain.get_secret_value() or (self.local and not self.local_secret_arns):
+            return ""
+        arn: str = getattr(self, field + "_arn")
+        return arn
+
+    def require_secrets(self, needs: Iterable[str] = ("jwt_secret", "internal_service_key")) -> None:
+        """Raise :class:`ConfigurationError` when a secret in ``needs`` (the fields a function uses) has neither a
+        value nor an ARN to fetch it from."""
         missing = []
-        if not (self.jwt_secret.get_secret_value() or self.jwt_public_key or self.jwks_url):
-            missing.append("JWT_SECRET (or JWT_PUBLIC_KEY / JWKS_URL)")
-        if not self.internal_service_key.get_secret_value():
-            missing.append("INTERNAL_SERVICE_KEY")
+        for field in needs:
+            if getattr(self, field).get_secret_value() or self.secret_arn(field):
+                continue
+            if field == "jwt_secret":
+                if not (self.jwt_public_key or self.jwks_url):
+                    missing.append("JWT_SECRET (or JWT_SECRET_ARN, JWT_PUBLIC_KEY / JWKS_URL)")
+            elif field == "internal_service_key":
+                missing.append("INTERNAL_SERVICE_KEY (or INTERNAL_SERVICE_KEY_ARN)")
         if missing:
             raise ConfigurationError("missing required settings: " + ", ".join(missing))
 
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, validated once; raises :class:`ConfigurationError` when incomplete."""
-    settings = Settings()
-    settings.require_secrets()
-    return settings
+    """The settings of this process, read and validated once (each function checks the secrets it needs as it
+    starts, see wiring.start)."""
+    return Settings()

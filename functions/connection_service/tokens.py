@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import jwt
 
 from .errors import Unauthorized
+from .secret_cache import Secret
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -117,12 +118,14 @@ def _match(keys: list[jwt.PyJWK], kid: str) -> jwt.PyJWK | None:
 class TokenVerifier:
     """Verifies JWTs with an explicit algorithm allow-list; the key is chosen by the algorithm's family."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, hmac_secret: Secret | None = None) -> None:
+        """``hmac_secret``: the JWT secret as fetched from Secrets Manager (re-read once when a signature does not
+        verify with the cached value: a rotation); without it, ``settings.jwt_secret``."""
         unknown = set(settings.jwt_algorithms) - _HMAC - _ASYMMETRIC
         if unknown:
             raise ValueError(f"unsupported JWT algorithms: {sorted(unknown)}")
         self._algorithms = list(settings.jwt_algorithms)
-        self._secret = settings.jwt_secret.get_secret_value()
+        self._secret = hmac_secret or Secret("JWT_SECRET", value=settings.jwt_secret.get_secret_value())
         self._public_key = settings.jwt_public_key.replace("\\n", "\n")
         self._jwks = (
             JwksKeys(
@@ -149,26 +152,36 @@ class TokenVerifier:
             algorithm = header.get("alg")
             if not isinstance(algorithm, str) or algorithm not in self._algorithms:
                 _refuse("algorithm %s is not allowed", _short(algorithm))
-            claims = jwt.decode(
-                token,
-                key=self._key_for(algorithm, header),
-                algorithms=[algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
-            )
+            try:
+                claims = self._decode(token, algorithm, header)
+            except jwt.InvalidSignatureError:
+                if algorithm not in _HMAC or not self._secret.refetch():
+                    raise
+                claims = self._decode(token, algorithm, header)  # the secret was rotated: once more with the new one
         except Unauthorized:
             raise
         except (jwt.PyJWTError, ValueError, TypeError, UnicodeError) as exc:
             _refuse("%s", type(exc).__name__)
         return self._identity(claims)
 
+    def _decode(self, token: str, algorithm: str, header: dict[str, Any]) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=self._key_for(algorithm, header),
+            algorithms=[algorithm],
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+        )
+        return claims
+
     def _key_for(self, algorithm: str, header: dict[str, Any]) -> Any:
         if algorithm in _HMAC:
-            if not self._secret:
+            secret = self._secret.value()
+            if not secret:
                 _refuse("no HMAC secret configured")
-            return self._secret
+            return secret
         if self._jwks is not None:
             return self._jwks.key_for(header.get("kid"), algorithm)
         if self._public_key:

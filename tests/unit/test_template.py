@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,8 @@ def test_the_websocket_api_selects_routes_by_action(expanded: dict[str, Any]) ->
     assert routes == {"$connect", "$disconnect", "$default"}
 
 
-def test_functions_may_manage_connections_of_this_api_only(expanded: dict[str, Any]) -> None:
-    role = expanded["Resources"]["BroadcastFunctionRole"]["Properties"]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+def test_functions_may_manage_connections_of_this_api_only() -> None:
+    statements = role_statements(variant(NETWORK), "BroadcastFunction")
     [manage] = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
     assert "${WebSocketApi}" in manage["Resource"]["Fn::Sub"]
 
@@ -111,6 +111,14 @@ NO_VALUE = object()
 OWN_REDIS = {"RedisUrl": "rediss://cache.example.internal:6379", "RedisMode": "cluster"}
 
 
+LOGIC: dict[str, Callable[[list[Any]], Any]] = {
+    "Fn::Equals": lambda args: args[0] == args[1],
+    "Fn::Not": lambda args: not args[0],
+    "Fn::And": all,
+    "Fn::Or": any,
+}
+
+
 def evaluate(value: Any, parameters: dict[str, Any], conditions: dict[str, Any]) -> Any:
     """The intrinsics the variants differ by, as CloudFormation resolves them for these parameters."""
     if isinstance(value, list):
@@ -123,11 +131,10 @@ def evaluate(value: Any, parameters: dict[str, Any], conditions: dict[str, Any])
     [(key, argument)] = value.items()
     if key == "Ref":
         return NO_VALUE if argument == "AWS::NoValue" else parameters.get(argument, {"Ref": argument})
-    if key == "Fn::Equals":
-        left, right = evaluate(argument, parameters, conditions)
-        return left == right
-    if key == "Fn::Not":
-        return not evaluate(argument[0], parameters, conditions)
+    if key in LOGIC:
+        return LOGIC[key](evaluate(argument, parameters, conditions))
+    if key == "Condition":
+        return evaluate(conditions[argument], parameters, conditions)
     if key == "Fn::Join":
         delimiter, items = argument
         return delimiter.join(evaluate(items, parameters, conditions))
@@ -206,3 +213,117 @@ def test_the_local_gateway_gives_the_default_variant_its_embedded_redis_and_byo_
     assert any("Cache" in warning for warning in default.warnings)
     assert own.functions["ConnectFunction"].environment["REDIS_URL"] == OWN_REDIS["RedisUrl"]
     assert own.functions["ConnectFunction"].environment["REDIS_MODE"] == "cluster"
+
+
+# --- secrets: in Secrets Manager, each readable by the functions that use it, never a plain variable ----------
+
+FUNCTIONS = ("ConnectFunction", "DisconnectFunction", "MessageFunction", "BroadcastFunction")
+HANDLERS = {"ConnectFunction": "connect", "DisconnectFunction": "disconnect", "MessageFunction": "message",
+            "BroadcastFunction": "broadcast"}  # fmt: skip
+ARNS = {
+    "JwtSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf",
+    "InternalServiceKeyArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf",
+}
+REDIS_PASSWORD_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-AbCdEf"
+
+
+def role_statements(resources: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    policies = resources[f"{function}Role"]["Properties"].get("Policies", [])
+    return [s for p in policies if p is not NO_VALUE for s in p["PolicyDocument"]["Statement"]]
+
+
+def secret_reads(resources: dict[str, Any]) -> dict[str, list[Any]]:
+    """Per function: the resources its role may call GetSecretValue on (and no other secretsmanager action)."""
+    reads: dict[str, list[Any]] = {}
+    for function in FUNCTIONS:
+        statements = [s for s in role_statements(resources, function) if "secretsmanager" in str(s["Action"])]
+        assert all(s["Action"] == "secretsmanager:GetSecretValue" and s["Effect"] == "Allow" for s in statements)
+        reads[function] = [s["Resource"] for s in statements]
+    return reads
+
+
+def variables(resources: dict[str, Any], function: str) -> dict[str, Any]:
+    found: dict[str, Any] = resources[function]["Properties"]["Environment"]["Variables"]
+    return found
+
+
+def test_no_secret_is_a_plain_environment_variable() -> None:
+    given = {"JwtSecret": "jwt-value-0123456789", "InternalServiceKey": "key-value-0123", "RedisPassword": "pw-value"}
+    for resources in (variant(NETWORK), variant({**OWN_REDIS, **given})):
+        for function in FUNCTIONS:
+            env = variables(resources, function)
+            assert not {"JWT_SECRET", "INTERNAL_SERVICE_KEY", "REDIS_PASSWORD"} & set(env), function
+            assert not any(value in str(env) for value in given.values()), function
+    parameters = yaml_parse(TEMPLATE.read_text())["Parameters"]
+    for name in ("JwtSecret", "InternalServiceKey", "RedisPassword", "RedisUrl"):
+        assert parameters[name]["NoEcho"] is True
+
+
+def test_by_default_the_stack_creates_the_secrets_and_each_function_reads_exactly_the_ones_it_uses() -> None:
+    resources = variant(NETWORK)
+
+    for name in ("JwtSigningSecret", "InternalServiceKeySecret"):
+        secret = resources[name]
+        assert secret["Type"] == "AWS::SecretsManager::Secret"
+        assert "GenerateSecretString" in secret["Properties"] and "SecretString" not in secret["Properties"]
+    assert "RedisPasswordSecret" not in resources
+    jwt, key = {"Ref": "JwtSigningSecret"}, {"Ref": "InternalServiceKeySecret"}
+    assert secret_reads(resources) == {
+        "ConnectFunction": [jwt],
+        "DisconnectFunction": [],
+        "MessageFunction": [key],
+        "BroadcastFunction": [key],
+    }
+    assert variables(resources, "ConnectFunction")["JWT_SECRET_ARN"] == jwt
+    for function in ("MessageFunction", "BroadcastFunction"):
+        assert variables(resources, function)["INTERNAL_SERVICE_KEY_ARN"] == key
+    for function in FUNCTIONS:
+        assert variables(resources, function)["REDIS_PASSWORD_ARN"] == ""
+
+
+def test_given_values_seed_the_created_secrets_and_given_arns_replace_them() -> None:
+    seeded = variant({**NETWORK, "JwtSecret": "jwt-value-0123456789", "InternalServiceKey": "key-value-0123"})
+    assert seeded["JwtSigningSecret"]["Properties"]["SecretString"] == "jwt-value-0123456789"
+    assert "GenerateSecretString" not in seeded["JwtSigningSecret"]["Properties"]
+    assert seeded["InternalServiceKeySecret"]["Properties"]["SecretString"] == "key-value-0123"
+
+    referenced = variant({**NETWORK, **ARNS})
+    assert "JwtSigningSecret" not in referenced and "InternalServiceKeySecret" not in referenced
+    jwt, key = ARNS["JwtSecretArn"], ARNS["InternalServiceKeyArn"]
+    assert secret_reads(referenced) == {
+        "ConnectFunction": [jwt],
+        "DisconnectFunction": [],
+        "MessageFunction": [key],
+        "BroadcastFunction": [key],
+    }
+    assert variables(referenced, "ConnectFunction")["JWT_SECRET_ARN"] == jwt
+    assert variables(referenced, "BroadcastFunction")["INTERNAL_SERVICE_KEY_ARN"] == key
+
+
+def test_a_redis_password_is_a_secret_every_function_reads() -> None:
+    stored = variant({**OWN_REDIS, "RedisPassword": "pw-value"})
+    referenced = variant({**OWN_REDIS, "RedisPasswordArn": REDIS_PASSWORD_ARN})
+
+    assert stored["RedisPasswordSecret"]["Properties"]["SecretString"] == "pw-value"
+    assert "RedisPasswordSecret" not in referenced
+    for resources, secret in ((stored, {"Ref": "RedisPasswordSecret"}), (referenced, REDIS_PASSWORD_ARN)):
+        reads = secret_reads(resources)
+        for function in FUNCTIONS:
+            assert variables(resources, function)["REDIS_PASSWORD_ARN"] == secret
+            assert secret in reads[function] and len(reads[function]) == (1 if function == "DisconnectFunction" else 2)
+
+
+def test_each_function_checks_at_init_the_secrets_the_template_gives_it() -> None:
+    """The secrets a handler names in ``wiring.start(...)`` are those whose ARN its function gets."""
+    import ast
+
+    resources = variant(NETWORK)
+    package = TEMPLATE.parent / "functions" / "connection_service"
+    for function, module in HANDLERS.items():
+        tree = ast.parse((package / f"{module}.py").read_text())
+        [start] = [
+            node for node in ast.walk(tree) if isinstance(node, ast.Call) and ast.unparse(node.func) == "wiring.start"
+        ]
+        needs = {f"{ast.literal_eval(arg).upper()}_ARN" for arg in start.args}
+        given = {name for name in variables(resources, function) if name.endswith("_ARN")} - {"REDIS_PASSWORD_ARN"}
+        assert needs == given, function
