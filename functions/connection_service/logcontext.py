@@ -30,10 +30,6 @@ def scope(**fields: str) -> Iterator[None]:
         _fields.reset(token)
 
 
-def current() -> dict[str, str]:
-    return dict(_fields.get() or {})
-
-
 def install() -> None:
     """Make every log record carry the invocation's fields (once per process; the previous factory still runs)."""
     previous = logging.getLogRecordFactory()

