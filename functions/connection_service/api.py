@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import time
@@ -25,12 +24,12 @@ from .errors import (
     NotFound,
     ServiceError,
     Unauthorized,
-    as_service_error,
     error_body,
     error_headers,
 )
 from .health import detailed_health
 from .limits import MAX_ID_LENGTH, MAX_NAME_LENGTH
+from .observe import refused
 from .shared_types import Broadcast
 
 if TYPE_CHECKING:
@@ -144,11 +143,8 @@ def create_app(runtime: Callable[[], Runtime]) -> FastAPI:
 
 def _answer_errors(app: FastAPI, runtime: Callable[[], Runtime]) -> None:
     def refuse(exc: BaseException) -> JSONResponse:
-        """Every error crosses here: mapped once (errors.as_service_error), counted by reason, answered."""
-        error = as_service_error(exc)
-        with contextlib.suppress(Exception):  # settings that do not load: the answer matters more than a count
-            runtime().metrics.count("RequestsRefused", Reason=error.code)
-        return error_response(error)
+        """Every error crosses here: mapped once (errors.as_service_error), counted by reason (observe.refused)."""
+        return error_response(refused(exc, lambda: runtime().metrics))
 
     # Handlers registered for specific classes run inside the app (the answer is final); the ``Exception`` one is
     # Starlette's last resort for anything else.

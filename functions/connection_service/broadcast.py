@@ -18,7 +18,6 @@ raised, so a synchronous invoker gets no stack trace: invoke with ``RequestRespo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -29,9 +28,9 @@ from pydantic import ValidationError
 from . import logcontext, wiring
 from .api import BroadcastBody, create_app, validation_message
 from .dashboard_status import DashboardStatusSender
-from .errors import BadRequest, InvalidEvent, as_service_error, error_body
+from .errors import BadRequest, InvalidEvent, error_body
 from .fanout import Broadcaster
-from .observe import observed
+from .observe import observed, refused
 from .shared_types import Broadcast
 
 log = logging.getLogger(__name__)
@@ -62,9 +61,7 @@ class EventSource(Protocol):
 
 def direct_failure(exc: BaseException) -> dict[str, Any]:
     """A direct invoker's error answer, mapped by the same rules as the HTTP API (errors.as_service_error)."""
-    error = as_service_error(exc)
-    with contextlib.suppress(Exception):  # settings that do not load: the answer matters more than a count
-        wiring.current().metrics.count("RequestsRefused", Reason=error.code)
+    error = refused(exc)
     answer: dict[str, Any] = {"ok": False, "status": error.status, **error_body(error)}
     answer["retryable"] = error.status == 503
     if error.retry_after is not None:

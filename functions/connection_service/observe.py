@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from . import logcontext, wiring
+from .errors import ServiceError, as_service_error
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,15 @@ logcontext.install()
 def metrics() -> Metrics:
     """This process's metrics (the runtime's)."""
     return wiring.current().metrics
+
+
+def refused(exc: BaseException, metrics_of: Callable[[], Metrics] = metrics) -> ServiceError:
+    """A refused HTTP API request or direct invoke: its mapped error, counted as ``RequestsRefused`` by reason (a
+    count that cannot be made, settings that do not load, never spoils the answer)."""
+    error = as_service_error(exc)
+    with contextlib.suppress(Exception):
+        metrics_of().count("RequestsRefused", Reason=error.code)
+    return error
 
 
 def observed(route: str | None = None) -> Callable[[Handler], Handler]:
