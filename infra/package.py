@@ -42,7 +42,10 @@ BUDGET_MB = {"connect": 42.0, "disconnect": 19.0, "message": 23.0, "broadcast": 
 # Imported by the code but not shipped, and why: the handler's import works without them (the tests check).
 RUNTIME_PROVIDED = {"boto3": "the Lambda runtime's", "botocore": "the Lambda runtime's"}
 NOT_SHIPPED: dict[str, dict[str, str]] = {
-    "*": {"localstack_client": "optional: only inside LocalStack, when installed there"},
+    "*": {
+        "localstack_client": "optional: only inside LocalStack, when installed there",
+        "dotenv": "local development only: the settings read .env with it when the file exists, and none is shipped",
+    },
     "disconnect": {"jwt": "tokens are verified by the connect function only (wiring imports tokens lazily)"},
     "message": {"jwt": "tokens are verified by the connect function only"},
     "broadcast": {"jwt": "tokens are verified by the connect function only"},

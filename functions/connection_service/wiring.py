@@ -14,13 +14,11 @@ import functools
 import time
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from .eventlog import EventLog
 from .metrics import Metrics
 from .registry import ConnectionLimits, Registry
 from .secret_cache import Secret, SecretsManagerReader
-from .settings import Settings, get_settings
+from .settings import SecretStr, Settings, get_settings
 from .stores import RedisClient, Stores, open_stores
 
 if TYPE_CHECKING:
@@ -85,7 +83,7 @@ class Runtime:
         if settings.secret_arn("redis_password"):
             # Read once, as the clients are made: a rotated password reaches the next instance (docs/deploy.md).
             password = self.secret("redis_password").value()
-            settings = settings.model_copy(update={"redis_password": SecretStr(password)})
+            settings = settings.replaced(redis_password=SecretStr(password))
         return open_stores(settings)
 
     @property
@@ -160,8 +158,8 @@ def start(*needs: str) -> Runtime:
     ``jwt_secret``, ``internal_service_key``): the settings are read and validated now, and those secrets (and the
     Redis password when it has an ARN) are checked and fetched, so a misconfigured function fails to start, with an
     error naming the setting, instead of answering its first request with a 500. Raises
-    :class:`~.settings.ConfigurationError` (:class:`~.secret_cache.SecretUnavailable` for a secret that cannot be
-    read) or pydantic's ValidationError."""
+    :class:`~.settings.ConfigurationError` (:class:`~.settings.InvalidSettings` for a value of the wrong type,
+    :class:`~.secret_cache.SecretUnavailable` for a secret that cannot be read)."""
     runtime = current()
     runtime.settings.require_secrets(needs)
     for field in (*needs, "redis_password"):

@@ -36,7 +36,7 @@ BASE = {
 
 
 def settings(**overrides: str) -> Settings:
-    return Settings(**{**BASE, **overrides})  # type: ignore[arg-type]
+    return Settings(**{**BASE, **overrides})
 
 
 def test_the_api_endpoint_is_used_by_default() -> None:

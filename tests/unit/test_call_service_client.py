@@ -214,9 +214,7 @@ def test_unicode_is_sent_as_utf8_json(stub: CallServiceStub, upstream: CallServi
 
 
 def test_the_client_is_made_from_settings_with_the_key_url_and_timeouts(stub: CallServiceStub) -> None:
-    settings = Settings.model_validate(
-        {"as_call_service_url": stub.url + "/", "upstream_timeout_s": 0.5, "internal_service_key": KEY}
-    )
+    settings = Settings(as_call_service_url=stub.url + "/", upstream_timeout_s=0.5, internal_service_key=KEY)
     client = make_client(settings)
     assert client.timeout.read == 0.5 and client.timeout.connect == 0.5
     assert client.follow_redirects is False

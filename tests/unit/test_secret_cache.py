@@ -131,7 +131,7 @@ def test_without_a_value_or_an_arn_the_init_names_the_missing_setting(monkeypatc
 
 
 def test_a_plain_value_wins_over_an_arn_and_is_not_fetched() -> None:
-    chosen = Settings(jwt_secret="plain-value", jwt_secret_arn="arn:aws:secretsmanager:x:1:secret:y")  # type: ignore[arg-type]
+    chosen = Settings(jwt_secret="plain-value", jwt_secret_arn="arn:aws:secretsmanager:x:1:secret:y")
 
     assert chosen.secret_arn("jwt_secret") == ""
     assert not wiring.Runtime(chosen).jwt_secret.fetched

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -7,9 +8,8 @@ from typing import Any
 
 import pytest
 from dotenv import dotenv_values
-from pydantic import ValidationError
 
-from connection_service.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, Settings
+from connection_service.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, InvalidSettings, Settings, env_name
 
 EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -18,21 +18,19 @@ EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No stray .env or shell variable decides these tests."""
     monkeypatch.chdir("/")
-    names = {name for field in Settings.model_fields for name in (field, env_name(field).lower())}
+    names = {name for field in FIELDS for name in (field, env_name(field).lower())}
     for variable in list(os.environ):
         if variable.lower() in names:
             monkeypatch.delenv(variable)
 
 
-def env_name(field: str) -> str:
-    alias = Settings.model_fields[field].validation_alias
-    return (alias if isinstance(alias, str) else field).upper()
+FIELDS = [spec.name for spec in dataclasses.fields(Settings)]
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", EXAMPLE.read_text(), flags=re.MULTILINE))
 
-    assert {env_name(field) for field in Settings.model_fields} <= documented
+    assert {env_name(field) for field in FIELDS} <= documented
 
 
 def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +39,7 @@ def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     monkeypatch.chdir("/")
 
-    settings = Settings(jwt_secret="s" * 32, internal_service_key="k")  # type: ignore[arg-type]
+    settings = Settings(jwt_secret="s" * 32, internal_service_key="k")
 
     assert settings.port == 3105 and settings.jwt_algorithms == ["HS256"]
     assert settings.allowed_origins == ["http://localhost:3000"]
@@ -61,11 +59,11 @@ def test_local_mode_uses_announced_development_defaults(caplog: pytest.LogCaptur
 
 
 def test_secrets_never_appear_in_the_settings_repr() -> None:
-    assert "super-secret-value" not in repr(Settings(jwt_secret="super-secret-value", internal_service_key="x"))  # type: ignore[arg-type]
+    assert "super-secret-value" not in repr(Settings(jwt_secret="super-secret-value", internal_service_key="x"))
 
 
 # What reaches each field, and from where: arguments, then the environment, then .env in the working directory;
-# names in any case, a field's alias before its name. Values are validated by the model (pydantic's coercion).
+# names in any case, a field's alias before its name. Values are converted by each field's type.
 SOURCES: list[tuple[str, dict[str, str], str | None, dict[str, Any], dict[str, Any]]] = [
     ("defaults", {}, None, {}, {"port": 3105, "local": False, "jwt_algorithms": ["HS256"]}),
     ("alias", {"AWS_SAM_LOCAL": "true"}, None, {}, {"local": True}),
@@ -121,6 +119,9 @@ def test_where_values_come_from(
         ({"PORT": ""}, "port"),
         ({"AUTH_MODE": "Remote"}, "auth_mode"),
         ({"JWT_ALGORITHMS": "HS256,none"}, "jwt_algorithms"),
+        ({"ALLOW_MISSING_ORIGIN": "maybe"}, "allow_missing_origin"),
+        ({"UPSTREAM_TIMEOUT_S": "soon"}, "upstream_timeout_s"),
+        ({"REDIS_MODE": "sentinel"}, "redis_mode"),
     ],
 )
 def test_invalid_values_are_a_validation_error_naming_the_field(
@@ -129,7 +130,30 @@ def test_invalid_values_are_a_validation_error_naming_the_field(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
 
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(InvalidSettings) as raised:
         Settings()
 
-    assert [error["loc"] for error in raised.value.errors()] == [(field,)]
+    assert raised.value.fields == (field,)
+    assert env_name(field) in str(raised.value)
+
+
+def test_every_invalid_value_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "eighty")
+    monkeypatch.setenv("AWS_SAM_LOCAL", "perhaps")
+
+    with pytest.raises(
+        InvalidSettings, match=r"PORT: not an integer: 'eighty'.*AWS_SAM_LOCAL: not a boolean"
+    ) as raised:
+        Settings()
+
+    assert raised.value.fields == ("port", "local")
+
+
+def test_a_replaced_copy_converts_its_values_and_leaves_the_original() -> None:
+    settings = Settings(redis_password="first")
+
+    copy = settings.replaced(redis_password="rotated-pw-value", port="81")
+
+    assert copy.redis_password.get_secret_value() == "rotated-pw-value" and copy.port == 81
+    assert settings.redis_password.get_secret_value() == "first" and settings.port == 3105
+    assert "rotated-pw-value" not in repr(copy)

@@ -19,7 +19,7 @@ SECRET = "unit-test-secret-0123456789abcdef0123456789abcdef0123456789abcdef"  # 
 
 
 def verifier(**overrides: object) -> TokenVerifier:
-    return TokenVerifier(Settings(jwt_secret=SECRET, internal_service_key="k", **overrides))  # type: ignore[arg-type]
+    return TokenVerifier(Settings(jwt_secret=SECRET, internal_service_key="k", **overrides))
 
 
 def claims(**extra: object) -> dict[str, object]:
