@@ -25,7 +25,7 @@ from mangum import Mangum
 from mangum.adapter import HANDLERS as MANGUM_HANDLERS
 from pydantic import ValidationError
 
-from . import logcontext, wiring
+from . import direct_routes, logcontext, wiring
 from .api import BroadcastBody, create_app, validation_message
 from .dashboard_status import DashboardStatusSender
 from .errors import BadRequest, InvalidEvent, error_body
@@ -70,7 +70,8 @@ def direct_failure(exc: BaseException) -> dict[str, Any]:
 
 
 class HttpApi:
-    """API Gateway HTTP API (v2) and REST (v1) events: the FastAPI app through Mangum."""
+    """API Gateway HTTP API (v2) and REST (v1) events: a plain broadcast directly (direct_routes), the rest by the
+    FastAPI app through Mangum."""
 
     name = "http"
 
@@ -78,6 +79,10 @@ class HttpApi:
         return isinstance(event, dict) and any(h.infer(event, context, _http.config) for h in MANGUM_HANDLERS)
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        direct = direct_routes.answer(event, wiring.current())
+        return direct if direct is not None else self.through_app(event, context)
+
+    def through_app(self, event: Any, context: Any) -> dict[str, Any]:
         _ensure_event_loop()
         return dict(_http(event, context))
 

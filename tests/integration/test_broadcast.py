@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,10 +40,21 @@ def send_action(connection_id: str, action: str, data: dict[str, Any]) -> dict[s
     return dict(message.handler(event, LambdaContext()))
 
 
-def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | None = SERVICE_KEY) -> dict[str, Any]:
+# The template's parametrised routes: API Gateway names the route and its path parameter in each event.
+ROUTES = [
+    (re.compile(r"POST /broadcast/(tenant|conversation)/([^/]+)"), "POST /broadcast/{0}/{{{0}_id}}"),
+    (re.compile(r"GET /connections/(tenant)/([^/]+)"), "GET /connections/{0}/{{{0}_id}}"),
+]
+PLAIN_ROUTES = {"POST /broadcast/", "GET /connections/status", "GET /health/", "GET /health/detailed"}
+
+
+def http_event(
+    method: str, path: str, body: dict[str, Any] | None = None, key: str | None = SERVICE_KEY
+) -> dict[str, Any]:
+    """The HTTP API (payload 2.0) event of a request, as API Gateway sends it for the template's routes (an
+    unknown one as the ``$default`` route's)."""
     event = load_event("http_api_v2_post" if method == "POST" else "http_api_v2_get")
     event["rawPath"] = path
-    event["routeKey"] = "$default"
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path
     event["headers"] = {"content-type": "application/json", "host": "localhost"}
@@ -49,7 +62,17 @@ def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | 
         event["headers"]["x-internal-service-key"] = key
     event["body"] = json.dumps(body) if body is not None else None
     event.pop("pathParameters", None)
-    answer = broadcast.handler(event, LambdaContext())
+    event["routeKey"] = f"{method} {path}" if f"{method} {path}" in PLAIN_ROUTES else "$default"
+    for pattern, route in ROUTES:
+        if match := pattern.fullmatch(f"{method} {path}"):
+            event["routeKey"] = route.format(match[1])
+            event["pathParameters"] = {f"{match[1]}_id": urllib.parse.unquote(match[2])}
+    event["requestContext"]["routeKey"] = event["routeKey"]
+    return event
+
+
+def http(method: str, path: str, body: dict[str, Any] | None = None, key: str | None = SERVICE_KEY) -> dict[str, Any]:
+    answer = broadcast.handler(http_event(method, path, body, key), LambdaContext())
     is_json = "json" in {k.lower(): v for k, v in answer.get("headers", {}).items()}.get("content-type", "")
     answer["json"] = json.loads(answer["body"]) if answer.get("body") and is_json else None
     return answer
