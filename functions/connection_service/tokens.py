@@ -125,6 +125,7 @@ class TokenVerifier:
         if unknown:
             raise ValueError(f"unsupported JWT algorithms: {sorted(unknown)}")
         self._algorithms = list(settings.jwt_algorithms)
+        self._hmac_only = set(self._algorithms) <= _HMAC
         self._secret = hmac_secret or Secret("JWT_SECRET", value=settings.jwt_secret.get_secret_value())
         self._public_key = settings.jwt_public_key.replace("\\n", "\n")
         self._jwks = (
@@ -148,27 +149,38 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_LENGTH:
             _refuse("token of %d characters", len(token))
         try:
-            header = jwt.get_unverified_header(token)
-            algorithm = header.get("alg")
-            if not isinstance(algorithm, str) or algorithm not in self._algorithms:
-                _refuse("algorithm %s is not allowed", _short(algorithm))
+            header, algorithms = self._header(token)
             try:
-                claims = self._decode(token, algorithm, header)
+                claims = self._decode(token, algorithms, header)
             except jwt.InvalidSignatureError:
-                if algorithm not in _HMAC or not self._secret.refetch():
+                if algorithms[0] not in _HMAC or not self._secret.refetch():
                     raise
-                claims = self._decode(token, algorithm, header)  # the secret was rotated: once more with the new one
+                claims = self._decode(token, algorithms, header)  # the secret was rotated: once more with the new one
         except Unauthorized:
             raise
+        except jwt.InvalidAlgorithmError:
+            _refuse("algorithm %s is not allowed", _short(_algorithm_of(token)))
         except (jwt.PyJWTError, ValueError, TypeError, UnicodeError) as exc:
             _refuse("%s", type(exc).__name__)
         return self._identity(claims)
 
-    def _decode(self, token: str, algorithm: str, header: dict[str, Any]) -> dict[str, Any]:
+    def _header(self, token: str) -> tuple[dict[str, Any], list[str]]:
+        """The token's header and the algorithms to decode it with. When every allowed algorithm is HMAC, one key
+        serves them all and pyjwt checks the header's ``alg`` against the list as it decodes: the token is parsed
+        once, not twice."""
+        if self._hmac_only:
+            return {}, self._algorithms
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            _refuse("algorithm %s is not allowed", _short(algorithm))
+        return header, [algorithm]
+
+    def _decode(self, token: str, algorithms: list[str], header: dict[str, Any]) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(
             token,
-            key=self._key_for(algorithm, header),
-            algorithms=[algorithm],
+            key=self._key_for(algorithms[0], header),
+            algorithms=algorithms,
             audience=self._audience,
             issuer=self._issuer,
             leeway=self._leeway,
@@ -197,6 +209,14 @@ class TokenVerifier:
             # Braces would escape the tenant's Redis hash tag; control characters would forge log lines.
             _refuse("malformed tenant %s or subject %s", _short(tenant), _short(user))
         return Identity(tenant_id=tenant, user_id=user)
+
+
+def _algorithm_of(token: str) -> object:
+    """The ``alg`` a token's header names (for the log), or ``None``."""
+    try:
+        return jwt.get_unverified_header(token).get("alg")
+    except (jwt.PyJWTError, ValueError, TypeError, UnicodeError):
+        return None
 
 
 def _safe(value: str) -> bool:
