@@ -35,6 +35,11 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 redis.call('EXPIREAT', KEYS[2], ARGV[3])
+if KEYS[5] then
+  redis.call('HSET', KEYS[5], 'tenantId', ARGV[8], 'userId', ARGV[9], 'connectedAt', ARGV[2], 'lastSeenAt', ARGV[2])
+  redis.call('EXPIREAT', KEYS[5], ARGV[3])
+  redis.call('SADD', KEYS[6], ARGV[8])
+end
 return {'ok', 0}
 """
 
@@ -166,8 +171,13 @@ class Registry:
     """Connection state in Redis. Methods raise redis errors on Redis failure (mapped by the caller).
     The client must decode responses (``decode_responses=True``), as the runtime's clients do."""
 
-    def __init__(self, client: RedisClient, *, connection_ttl_s: int, limits: ConnectionLimits) -> None:
+    def __init__(
+        self, client: RedisClient, *, connection_ttl_s: int, limits: ConnectionLimits, single_node: bool = False
+    ) -> None:
+        """``single_node``: every key on one server (not a cluster), so a registration is one script, one round
+        trip; in a cluster the connection's own keys live in another slot than the tenant's and take a second."""
         self._redis = client
+        self._single_node = single_node
         self._ttl = connection_ttl_s
         self._limits = limits
         self._register = client.register_script(_REGISTER)
@@ -181,23 +191,19 @@ class Registry:
         """Register a connection; raises :class:`RateLimited` (429) for the connect rate and the connection limits."""
         expires_at = int(now) + self._ttl
         window = int(now) // CONNECT_RATE_WINDOW_S
-        outcome = self._register(
-            keys=[
-                redis_keys.tenant_connections(tenant_id),
-                redis_keys.user_connections(tenant_id, user_id),
-                redis_keys.connect_rate(tenant_id, "ip", f"{source_ip}:{window}"),
-                redis_keys.connect_rate(tenant_id, "user", f"{user_id}:{window}"),
-            ],
-            args=[
-                connection_id,
-                now,
-                expires_at,
-                self._limits.max_per_tenant,
-                self._limits.max_per_user,
-                self._limits.connect_rate_per_minute,
-                CONNECT_RATE_WINDOW_S,
-            ],
-        )
+        keys = [
+            redis_keys.tenant_connections(tenant_id),
+            redis_keys.user_connections(tenant_id, user_id),
+            redis_keys.connect_rate(tenant_id, "ip", f"{source_ip}:{window}"),
+            redis_keys.connect_rate(tenant_id, "user", f"{user_id}:{window}"),
+        ]
+        limits = self._limits
+        args: list[str | int | float] = [connection_id, now, expires_at, limits.max_per_tenant, limits.max_per_user,
+                              limits.connect_rate_per_minute, CONNECT_RATE_WINDOW_S]  # fmt: skip
+        if self._single_node:
+            keys += [redis_keys.connection(connection_id), redis_keys.TENANTS]
+            args += [tenant_id, user_id]
+        outcome = self._register(keys=keys, args=args)
         verdict = str(outcome[0])
         if verdict == "rate":
             raise RateLimited("too many connection attempts", retry_after=max(1, int(outcome[1])))
@@ -205,6 +211,8 @@ class Registry:
             raise RateLimited("the tenant has too many open connections", retry_after=30)
         if verdict == "user_limit":
             raise RateLimited("the user has too many open connections", retry_after=30)
+        if self._single_node:
+            return
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(
             redis_keys.connection(connection_id),

@@ -105,6 +105,7 @@ class Runtime:
                 max_per_user=settings.max_connections_per_user,
                 connect_rate_per_minute=settings.connect_rate_limit_per_minute,
             ),
+            single_node=settings.redis_mode == "standalone",
         )
 
     @functools.cached_property

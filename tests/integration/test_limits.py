@@ -52,6 +52,9 @@ def test_the_tenant_limit_holds_under_concurrent_connects(
     assert statuses.count(200) == 5
     assert statuses.count(429) == 19
     assert store.zcard("{t:tenant-a}:conns") == 5
+    # only the admitted connections have state of their own
+    admitted = {f"conn:conn-{i:011d}=" for i, status in enumerate(statuses) if status == 200}
+    assert {f"conn:conn-{i:011d}=" for i in range(24) if store.exists(f"conn:conn-{i:011d}=")} == admitted
     assert connect_as(token("tenant-b", "user-0"), "other-tenant-01=") == 200
 
 
