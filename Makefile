@@ -44,7 +44,7 @@ REDIS_ARGS := $(if $(filter cluster,$(REDIS_MODE)),$(if $(REDIS_URL),,--redis cl
 
 help:
 	@echo "make run        start the local gateway on :$(PORT), stage $(STAGE) (PORT, STAGE from .env too; embedded Redis unless REDIS_URL is set; REDIS_MODE=cluster: a cluster)"
-	@echo "make test       ruff, mypy, pytest, the JavaScript suites (starts its own Redis; PYTEST_ARGS=... narrows pytest)"
+	@echo "make test       ruff, mypy, then pytest and the JavaScript suites side by side (starts its own Redis; PYTEST_ARGS=... narrows pytest)"
 	@echo "make token      print a development JWT (TENANT=$(TENANT) USER=$(TOKEN_USER) by default)"
 	@echo "make dashboard  serve the dashboard page on :3000 and print its URL with a token (TENANT=... USER=...)"
 	@echo "make test-js    the dashboard client's suites (unit, integration, browser; Node >= 20)"
@@ -77,9 +77,6 @@ run: $(STAMP)
 token: | $(STAMP)
 	@$(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)"
 
-test: lint typecheck test-js
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
 # The dashboard client (clients/js): its unit, integration (real gateway and Redis) and browser (Chromium) suites.
 JS := clients/js
 $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
@@ -88,6 +85,19 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 
 test-js: $(STAMP) $(JS)/node_modules/.package-lock.json
 	cd $(JS) && npm test
+
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist; its tests wait on gateways and Redis as much as they compute,
+# hence more workers than cores), the JavaScript suites alongside it (their output follows pytest's).
+# PYTEST_WORKERS=0 runs pytest in one process (for --pdb).
+PYTEST_WORKERS ?= 3
+test: lint typecheck $(JS)/node_modules/.package-lock.json
+	@js_log=$$(mktemp); trap 'rm -f "$$js_log"' EXIT; \
+	(cd $(JS) && npm test) >"$$js_log" 2>&1 & js=$$!; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS); py_status=$$?; \
+	wait $$js; js_status=$$?; \
+	echo "--- make test-js (run alongside pytest) ---"; cat "$$js_log"; \
+	echo "make test: pytest exited $$py_status, the JavaScript suites $$js_status"; \
+	[ $$py_status -eq 0 ] && [ $$js_status -eq 0 ]
 
 dashboard: $(STAMP)
 	@echo "open http://localhost:3000/examples/dashboard.html#url=ws://localhost:$(PORT)/$(STAGE)&token=$$($(BIN)/python -m connection_service.dev_token --tenant "$(TENANT)" --user "$(TOKEN_USER)")"

@@ -44,7 +44,8 @@ class EventLog:
         if not self.path.exists():
             return []
         found = []
-        for line in self.path.read_text().splitlines():
+        # The last piece is empty, or a line a handler is still writing.
+        for line in self.path.read_text().split("\n")[:-1]:
             entry = json.loads(line)
             if function is not None and entry["function"] != function:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from urllib.parse import urlparse
@@ -57,7 +58,8 @@ async def test_stop_closes_sockets_and_runs_disconnect(tmp_path: object, event_l
     try:
         async with websockets.connect(gateway.ws_url) as ws:
             connection_id = await connection_id_of(ws)
-            assert gateway.stop() == 0
+            # In a thread: the client must answer the gateway's close frame while the gateway stops.
+            assert await asyncio.to_thread(gateway.stop) == 0
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
