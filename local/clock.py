@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timezone
 
@@ -14,7 +15,13 @@ def now_ms() -> int:
 
 def clf_time(epoch_ms: int) -> str:
     """Common Log Format time, ``26/Nov/2026:10:00:00 +0000`` (locale-independent)."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return _clf_second(epoch_ms // 1000)
+
+
+@functools.lru_cache(maxsize=4)
+def _clf_second(epoch_s: int) -> str:
+    """Formatted once a second: every event of that second carries the same text."""
+    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
     return f"{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment.year}:{moment:%H:%M:%S} +0000"
 
 
