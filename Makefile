@@ -86,10 +86,9 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 test-js: $(STAMP) $(JS)/node_modules/.package-lock.json
 	cd $(JS) && npm test
 
-# pytest runs in PYTEST_WORKERS processes (pytest-xdist; its tests wait on gateways and Redis as much as they compute,
-# hence more workers than cores), the JavaScript suites alongside it (their output follows pytest's).
-# PYTEST_WORKERS=0 runs pytest in one process (for --pdb).
-PYTEST_WORKERS ?= 3
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist), the JavaScript suites alongside it (their output follows
+# pytest's). PYTEST_WORKERS=0 runs pytest in one process (for --pdb).
+PYTEST_WORKERS ?= 2
 test: lint typecheck $(JS)/node_modules/.package-lock.json
 	@js_log=$$(mktemp); trap 'rm -f "$$js_log"' EXIT; \
 	(cd $(JS) && npm test) >"$$js_log" 2>&1 & js=$$!; \

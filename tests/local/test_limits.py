@@ -86,7 +86,9 @@ def test_binary_frame_closes_with_1003(chat: LocalGateway, event_log: EventLog) 
 @pytest.fixture(scope="module")
 def short_lived(event_log: EventLog) -> Iterator[LocalGateway]:
     env = {"EVENT_LOG": str(event_log.path), "REDIS_URL": None}
-    args = ["--redis", "off", "--schedules", "off", "--idle-timeout", "0.5", "--integration-timeout", "0.5"]
+    # The idle timeout counts from the message, the integration timeout from the invocation: the idle one is the
+    # longer, or it could close the connection before the timed-out message is answered.
+    args = ["--redis", "off", "--schedules", "off", "--idle-timeout", "2", "--integration-timeout", "0.5"]
     with LocalGateway(CHAT, env=env, args=args) as gateway:
         yield gateway
 
