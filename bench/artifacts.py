@@ -14,7 +14,7 @@ from infra.package import Artifact, Target, build, functions_of, read_template
 from .common import ROOT, SECRET, SERVICE_KEY, Outcome, Row
 
 TARGET_MS = 150.0
-TARGETED = {"connect", "disconnect", "message"}  # as in the imports scenario: broadcast carries FastAPI by design
+TARGETED = {"connect", "disconnect", "message"}  # as in the imports scenario
 OUT = ROOT / ".bench" / "artifacts"
 ENV = {
     "JWT_SECRET": SECRET,

@@ -16,6 +16,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .broadcast_models import (
+    TENANT_PATTERN,
+    BroadcastAnswer,
+    BroadcastBody,
+    ConversationBroadcastBody,
+    TenantBroadcastBody,
+    validation_message,
+)
 from .census import ConnectionsStatus
 from .errors import (
     BadRequest,
@@ -28,7 +36,7 @@ from .errors import (
     error_headers,
 )
 from .health import detailed_health
-from .limits import MAX_ID_LENGTH, MAX_NAME_LENGTH
+from .limits import MAX_ID_LENGTH
 from .observe import refused
 from .shared_types import Broadcast
 
@@ -37,33 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TENANT_PATTERN = r"^[^{}]+$"  # a tenant id may not break out of its Redis hash tag
-TenantId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=TENANT_PATTERN)]
 TenantPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TENANT_PATTERN)]
-ConversationId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
-EventId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
-
-
-class TenantBroadcastBody(BaseModel):
-    event: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    data: dict[str, Any] = Field(default_factory=dict)
-    eventId: EventId | None = None
-
-
-class ConversationBroadcastBody(TenantBroadcastBody):
-    tenantId: TenantId
-
-
-class BroadcastBody(ConversationBroadcastBody):
-    conversationId: ConversationId | None = None
-
-
-class BroadcastAnswer(BaseModel):
-    id: str
-    delivered: int
-    failed: int
-    pruned: int
-    duplicate: bool = False
 
 
 class TenantCount(BaseModel):
@@ -93,15 +75,6 @@ class TenantConnectionsAnswer(BaseModel):
     count: int
     connections: list[ConnectionView]
     checkedAt: str
-
-
-def validation_message(errors: Any) -> str:
-    """One line naming each invalid field: ``body.tenantId: Field required; ...``."""
-    parts = []
-    for error in list(errors)[:10]:
-        where = ".".join(str(part) for part in error.get("loc", ())) or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 def error_response(error: ServiceError) -> JSONResponse:

@@ -18,15 +18,16 @@ raised, so a synchronous invoker gets no stack trace: invoke with ``RequestRespo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mangum import Mangum
 from mangum.adapter import HANDLERS as MANGUM_HANDLERS
 from pydantic import ValidationError
 
 from . import direct_routes, logcontext, wiring
-from .api import BroadcastBody, create_app, validation_message
+from .broadcast_models import BroadcastBody, validation_message
 from .dashboard_status import DashboardStatusSender
 from .errors import BadRequest, InvalidEvent, error_body
 from .fanout import Broadcaster
@@ -46,9 +47,26 @@ def dashboard_status() -> DashboardStatusSender:
     return DashboardStatusSender(rt.registry, broadcaster(), rt.clock)
 
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import Receive, Scope, Send
+
+
+@functools.lru_cache(maxsize=1)
+def app() -> FastAPI:
+    """The FastAPI app, made on its first request: the direct routes answer plain broadcasts without it, so the
+    function's init (a cold start under load above all) does not import the web framework."""
+    from .api import create_app
+
+    return create_app(wiring.current)
+
+
+async def _app_on_first_request(scope: Scope, receive: Receive, send: Send) -> None:
+    await app()(scope, receive, send)
+
+
 wiring.start("internal_service_key")
-app = create_app(wiring.current)
-_http = Mangum(app, lifespan="off")
+_http = Mangum(_app_on_first_request, lifespan="off")
 
 
 class EventSource(Protocol):

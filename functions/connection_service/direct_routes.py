@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from .api import BroadcastAnswer, BroadcastBody, ConversationBroadcastBody, TenantBroadcastBody
+from .broadcast_models import BroadcastAnswer, BroadcastBody, ConversationBroadcastBody, TenantBroadcastBody
 from .errors import error_body, error_headers
 from .limits import MAX_ID_LENGTH
 from .observe import refused

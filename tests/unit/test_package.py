@@ -108,6 +108,7 @@ def test_each_artifact_imports_its_handler_from_itself_alone(host_artifacts: dic
     assert imported["outside"] == []
     assert {"connection_service", "redis"} <= set(imported["modules"])
     assert ("pydantic" in imported["modules"]) == (module == "broadcast")  # the others' init never loads it
+    assert "fastapi" not in imported["modules"]  # made on the first request the direct routes leave to the app
 
 
 @pytest.mark.parametrize("module", ["connect", "disconnect", "message"])
