@@ -207,7 +207,7 @@ class Settings:
     event_log_retention_s: int = 86_400
     idempotency_ttl_s: int = 86_400
     max_frame_bytes: int = MAX_FRAME_BYTES
-    fanout_concurrency: int = 32
+    fanout_concurrency: int = 64
 
     def __init__(self, **arguments: object) -> None:
         """Read every field from ``arguments``, the environment and ``.env``. Raises :class:`InvalidSettings`
