@@ -75,8 +75,9 @@ _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 def _to_bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise ValueError(f"not a boolean: {value!r}")
