@@ -32,8 +32,8 @@ from . import artifacts, broadcast_scenario, connect_scenario, imports, memory, 
 from .common import ROOT, SECRET, SERVICE_KEY, Outcome, Row, fmt
 from .targets import KINDS, TargetOptions
 
-SCENARIOS = ("connect", "broadcast", "steady", "memory", "imports", "init", "redis")
-LOCAL_ONLY = ("imports", "init", "redis")
+SCENARIOS = ("connect", "floor", "broadcast", "steady", "memory", "imports", "init", "redis")
+LOCAL_ONLY = ("floor", "imports", "init", "redis")
 SECRETS = ("secret", "service_key")  # never written to the results file
 
 
@@ -43,7 +43,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in well under a minute")
     p.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    p.add_argument("--connections", type=int, help="connect: connections to open (1000; quick 200)")
+    p.add_argument("--connections", type=int, help="connect and floor: connections to open (1000; quick 200)")
     p.add_argument("--in-flight", type=int, default=50, help="handshakes in flight when clients connect (50)")
     p.add_argument("--broadcast-connections", type=int, help="broadcast: clients of the tenant (1000; quick 200)")
     p.add_argument("--other-tenant", type=int, help="broadcast: clients of a second tenant (50; quick 10)")
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     target = TargetOptions(args.target, args.url, args.pid, args.secret, args.service_key)
     plan: dict[str, Callable[[], Outcome]] = {
         "connect": lambda: run(connect_scenario.run(target, args.connections, args.in_flight)),
+        "floor": lambda: run(connect_scenario.floor(target, args.connections, args.in_flight)),
         "broadcast": lambda: run(
             broadcast_scenario.run(target, args.broadcast_connections, args.other_tenant, args.rounds, args.in_flight)
         ),

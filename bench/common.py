@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .clients import Client
 
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+FLOOR_TEMPLATE = ROOT / "bench" / "floor" / "template.yaml"
+"""The service's WebSocket API with functions that do nothing: what the emulator costs on its own."""
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 SERVICE_KEY = "bench-internal-service-key"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -247,10 +250,14 @@ def seq_of(event: dict[str, Any]) -> int | None:
 
 @contextlib.contextmanager
 def stack(
-    *, log_level: str = "WARNING", redis_url: str | None = None, extra_env: Mapping[str, str] | None = None
+    *,
+    log_level: str = "WARNING",
+    redis_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    template: Path = TEMPLATE,
 ) -> Iterator[Stack]:
-    """A gateway (this repo's template.yaml) on a fresh Redis (or ``redis_url``); all stopped on exit, error or
-    Ctrl-C."""
+    """A gateway (``template``: by default this repo's template.yaml) on a fresh Redis (or ``redis_url``); all
+    stopped on exit, error or Ctrl-C."""
     with contextlib.ExitStack() as exits:
         if redis_url is None:
             redis_url = exits.enter_context(RedisServer()).url
@@ -258,7 +265,7 @@ def stack(
         env["REDIS_URL"] = redis_url
         env.update(extra_env or {})
         args = ["--schedules", "off", "--connect-rate", "0", "--log-level", log_level]
-        gateway = exits.enter_context(LocalGateway(ROOT / "template.yaml", env=env, cwd=ROOT, args=args))
+        gateway = exits.enter_context(LocalGateway(template, env=env, cwd=ROOT, args=args))
         yield Stack(redis_url, gateway)
 
 
@@ -276,7 +283,12 @@ class Stack:
 async def connect(url: str, tok: str, *, hello: bool = True, timeout: float = 30.0) -> ClientConnection:
     """Open a dashboard socket with a token; with ``hello``, return once ``authenticated`` arrived."""
     ws = await websockets.connect(
-        f"{url}?token={tok}", compression=None, ping_interval=None, open_timeout=timeout, max_queue=None
+        f"{url}?token={tok}",
+        compression=None,
+        ping_interval=None,
+        open_timeout=timeout,
+        max_queue=None,
+        proxy=None,  # loopback: no proxy lookup, which reads the whole environment on every connect
     )
     if hello:
         try:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from .clients import ApiGatewayClient, Client, SocketIOClient
-from .common import SECRET, SERVICE_KEY, stack, token
+from .common import SECRET, SERVICE_KEY, TEMPLATE, stack, token
 
 KINDS = ("local", "socketio")
 
@@ -29,6 +30,8 @@ class TargetOptions:
     pid: int | None = None
     secret: str = SECRET
     service_key: str = SERVICE_KEY
+    template: Path = TEMPLATE
+    """The local stack's template."""
 
 
 @dataclass
@@ -56,7 +59,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
     """The target for one scenario: a fresh local stack each time, or the user's Socket.IO server."""
     if options.kind == "local":
         keys = {"JWT_SECRET": options.secret, "INTERNAL_SERVICE_KEY": options.service_key}
-        with stack(extra_env=keys) as st:
+        with stack(extra_env=keys, template=options.template) as st:
             ws_url = st.gateway.ws_url
             yield Target(
                 "local", st.gateway.base_url, options.secret, options.service_key, st.pid,
