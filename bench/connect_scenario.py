@@ -27,6 +27,7 @@ async def run(options: TargetOptions, connections: int, in_flight: int, *, scena
         tokens = [target.token("bench-warm", f"w{i}") for i in range(in_flight)]
         warm = await open_many(target.new_client, tokens, in_flight)
         await close_all(warm.clients)
+        await target.settle()  # the warm-up's $disconnect invocations, and environments it started, out of the way
         tokens = [target.token("bench-connect", f"user-{i}") for i in range(connections)]
         with CpuMeter(target.pid) as cpu:
             opened = await open_many(target.new_client, tokens, in_flight)
@@ -43,6 +44,7 @@ async def run(options: TargetOptions, connections: int, in_flight: int, *, scena
                 Row.check(s, "latency p99", lat.get("p99"), "ms", f"< {TARGET_P99_MS:.0f} ms" if judged else "",
                           (bool(lat) and lat["p99"] < TARGET_P99_MS) if judged else None),
                 Row.check(s, "failed connects", float(len(opened.errors)), "", "0", not opened.errors),
+                *_cpu_rows(s, cpu, ok),
             ]  # fmt: skip
             out.details = {
                 "connections": connections,
@@ -58,3 +60,15 @@ async def run(options: TargetOptions, connections: int, in_flight: int, *, scena
         finally:
             await close_all(opened.clients)
     return out
+
+
+def _cpu_rows(scenario: str, cpu: CpuMeter, connections: int) -> list[Row]:
+    """CPU per connection of the server (its process tree: for this stack the gateway and its environments, not
+    Redis) and of the client. A machine's speed can move between runs; the ratio of the two moves much less."""
+    if not connections:
+        return []
+    rows = [Row.check(scenario, "client CPU per connection", cpu.client * 1000 / connections, "ms", "", None)]
+    if cpu.server is not None:
+        rows.append(Row.check(scenario, "server CPU per connection (its process tree, not Redis)",
+                              cpu.server * 1000 / connections, "ms", "", None))  # fmt: skip
+    return rows
