@@ -8,9 +8,7 @@ own, ``bench.common.SECRET`` / ``SERVICE_KEY``). ``--pid`` names its process for
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,22 +53,15 @@ class Target:
     def headers(self) -> dict[str, str]:
         return {"X-Internal-Service-Key": self.service_key}
 
-    async def settle(self, timeout: float = 30.0) -> None:
-        """This stack: wait until no execution environment is starting or busy, on three looks in a row 50 ms
-        apart, so that a measured window does not also hold what came before it (a warm-up's ``$disconnect``
-        invocations, environments still starting). A Socket.IO server has nothing of the kind to wait for."""
+    async def settle(self, timeout: float = 90.0) -> None:
+        """This stack: return once no execution environment is starting or running an invocation, so that a
+        measured window does not also hold what came before it (a warm-up's ``$disconnect`` invocations,
+        environments still starting). A Socket.IO server has nothing of the kind to wait for."""
         if self.kind != "local":
             return
-        deadline = time.monotonic() + timeout
-        quiet = 0
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            while quiet < 3:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"execution environments still busy after {timeout:.0f} s")
-                environments = (await http.get("/__local/environments")).json()
-                states = {e["state"] for pool in environments.values() for e in pool}
-                quiet = quiet + 1 if not states & {"starting", "busy", "finishing"} else 0
-                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout) as http:
+            answer = await http.get("/__local/environments", params={"wait": "settled"})
+            answer.raise_for_status()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ environments, metrics, schedules, faults, reload."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,8 @@ from local.logsafe import printable
 from local.model import ScheduleSpec
 
 log = logging.getLogger("local")
+
+SETTLE_LIMIT_S = 60.0
 
 
 class AdminService:
@@ -61,6 +64,17 @@ class AdminService:
         )
 
     async def environments(self, request: web.Request) -> web.Response:
+        """``?wait=settled``: answer once no environment is starting or running an invocation and none is awaited
+        (504 after ``SETTLE_LIMIT_S``): a benchmark's or a test's "the stack is quiet", without polling."""
+        wait = request.query.get("wait")
+        if wait not in (None, "settled"):
+            return web.json_response({"message": f"wait={printable(wait)}: only wait=settled is known"}, status=400)
+        if wait == "settled":
+            try:
+                await asyncio.wait_for(self.gw.invoker.settled(), SETTLE_LIMIT_S)
+            except asyncio.TimeoutError:
+                busy = {"message": f"environments still busy after {SETTLE_LIMIT_S:g} s"}
+                return web.json_response({**busy, "environments": self.gw.invoker.environments()}, status=504)
         return web.json_response(self.gw.invoker.environments())
 
     async def metrics(self, request: web.Request) -> web.Response:

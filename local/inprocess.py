@@ -134,6 +134,9 @@ class InProcessInvoker:
     def environments(self) -> dict[str, list[dict[str, Any]]]:
         return {}
 
+    async def settled(self) -> None:
+        return  # no environments: nothing starts in the background
+
     def metrics(self) -> list[dict[str, Any]]:
         return []  # in-process functions print straight to the gateway's own output
 

@@ -32,6 +32,10 @@ class Invoker(Protocol):
         """Running totals of the metrics the functions printed in Embedded Metric Format."""
         ...
 
+    async def settled(self) -> None:
+        """Return once no execution environment is starting or running an invocation and none is awaited."""
+        ...
+
     def reload(self) -> int:
         """Make the next invocations cold-start with fresh code; returns how many environments or modules went."""
         ...

@@ -50,8 +50,11 @@ class FunctionPool:
         limit: int,
         idle_timeout: float,
         metrics: MetricsBoard,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.spec = spec
+        self.on_change = on_change
+        """Called when an environment has parked with nothing to do, or has exited."""
         self.metrics = metrics
         self.variables = variables
         self.command = command
@@ -153,6 +156,7 @@ class FunctionPool:
                 return
         environment.idle_since = time.monotonic()
         self.idle.append(environment)
+        self.on_change()
 
     def exited(self, environment: Environment) -> None:
         self.environments.discard(environment)
@@ -167,6 +171,14 @@ class FunctionPool:
                     waiter.set_exception(error)
                     break
         self._scale()
+        self.on_change()
+
+    @property
+    def settled(self) -> bool:
+        """No environment starting or running an invocation, and no invocation waiting for one."""
+        idle = set(self.idle)
+        parked = all(e in idle and e.state == IDLE for e in self.environments)
+        return parked and all(waiter.done() for _, waiter in self.waiting)
 
     # --- housekeeping ---------------------------------------------------------------------------------------
 
@@ -220,9 +232,11 @@ class EnvironmentInvoker:
                 limit=limit,
                 idle_timeout=idle_timeout,
                 metrics=self.board,
+                on_change=self._changed,
             )
             for logical_id, spec in specs.items()
         }
+        self._settle_waiters: list[asyncio.Future[None]] = []
         self.idle_timeout = idle_timeout
         self._reaper: asyncio.Task[None] | None = None
 
@@ -246,6 +260,24 @@ class EnvironmentInvoker:
 
     def reload(self) -> int:
         return sum(pool.retire_all() for pool in self.pools.values())
+
+    async def settled(self) -> None:
+        """Return once every function's environments are parked with nothing to do (see FunctionPool.settled)."""
+        if all(pool.settled for pool in self.pools.values()):
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._settle_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            with contextlib.suppress(ValueError):
+                self._settle_waiters.remove(waiter)
+
+    def _changed(self) -> None:
+        if self._settle_waiters and all(pool.settled for pool in self.pools.values()):
+            for waiter in self._settle_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def environments(self) -> dict[str, list[dict[str, Any]]]:
         """Each function's environments, for the admin endpoint."""

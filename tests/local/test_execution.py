@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,27 @@ async def test_concurrent_invocations_each_get_an_environment_up_to_the_limit(
             release(fifo)
     results = await asyncio.gather(*calls)
     assert all("FunctionError" not in result for result in results)
+
+
+async def test_the_environments_endpoint_answers_once_they_have_settled(functions: Functions, tmp_path: Path) -> None:
+    gateway = functions.gateway
+    mark = gateway.mark()
+    fifo = hold_fifo(tmp_path)
+    call = asyncio.create_task(functions.ainvoke("ProbeFunction", op="hold", fifo=str(fifo)))
+    await asyncio.to_thread(gateway.wait_for_log, r"\[ProbeFunction\] holding", since=mark, timeout=20)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(b"GET /__local/environments?wait=settled HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    await writer.drain()  # asked while ProbeFunction's invocation is held: the answer must wait for it
+    release(fifo)
+    head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200")
+    states = {e["state"] for pool in json.loads(body).values() for e in pool}
+    assert states == {"idle"}
+    assert "FunctionError" not in await call
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        await asyncio.to_thread(urllib.request.urlopen, f"{gateway.base_url}/__local/environments?wait=forever")
+    assert refused.value.code == 400
 
 
 def test_a_handler_error_is_reported_and_the_environment_survives(functions: Functions) -> None:

@@ -61,6 +61,8 @@ class Functions:
     def metrics(self) -> list[dict[str, Any]]:
         return []
 
+    async def settled(self) -> None: ...
+
     def reload(self) -> int:
         return 0
 
