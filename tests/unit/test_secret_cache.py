@@ -20,10 +20,12 @@ from moto.server import ThreadedMotoServer
 from connection_service import settings as settings_module
 from connection_service import wiring
 from connection_service.api import create_app
+from connection_service.call_service_client import ActingUser, CallService
 from connection_service.errors import Unauthorized
 from connection_service.secret_cache import Secret, SecretsManagerReader, SecretUnavailable
 from connection_service.settings import DEVELOPMENT_JWT_SECRET, ConfigurationError, Settings
 from connection_service.tokens import TokenVerifier, issue_token
+from tests.support.call_service import CallServiceStub
 
 REGION = "us-east-1"
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
@@ -234,10 +236,16 @@ def test_the_outgoing_key_follows_the_rotation_after_the_ttl(moto_url: str) -> N
     arn = create_secret(moto_url, "rotation/outgoing", "out-before")
     clock = Clock()
     secret = SecretsManagerReader(moto_url).secret("KEY", arn, ttl_s=60, refetch_interval_s=30, clock=clock)
-    assert secret.value() == "out-before"
-    rotate(moto_url, arn, "out-after")
-    clock.now += 60
-    assert secret.value() == "out-after"
+    caller = ActingUser("tenant-a", "u1", "idem-1")
+    with CallServiceStub() as upstream, httpx.Client(base_url=upstream.url) as client:
+        service = CallService(client, secret)
+        service.takeover_conversation(caller, "c1")
+        rotate(moto_url, arn, "out-after")
+        service.takeover_conversation(caller, "c1")  # within the TTL: the cached key
+        clock.now += 60
+        service.takeover_conversation(caller, "c1")
+        sent = [request.headers["x-internal-service-key"] for request in upstream.recorded()]
+    assert sent == ["out-before", "out-before", "out-after"]
 
 
 def test_a_secret_without_text_is_refused_by_name(moto_url: str) -> None:

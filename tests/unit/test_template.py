@@ -260,6 +260,11 @@ def test_no_secret_is_a_plain_environment_variable_in_aws() -> None:
         assert parameters[name]["NoEcho"] is True
 
 
+def reads_of(jwt: Any, key: Any) -> dict[str, list[Any]]:
+    """The secrets each function may read: the JWT secret for connect, the internal key for message and broadcast."""
+    return {"ConnectFunction": [jwt], "DisconnectFunction": [], "MessageFunction": [key], "BroadcastFunction": [key]}
+
+
 def test_by_default_the_stack_creates_the_secrets_and_each_function_reads_exactly_the_ones_it_uses() -> None:
     resources = variant(NETWORK)
 
@@ -269,12 +274,7 @@ def test_by_default_the_stack_creates_the_secrets_and_each_function_reads_exactl
         assert "GenerateSecretString" in secret["Properties"] and "SecretString" not in secret["Properties"]
     assert "RedisPasswordSecret" not in resources
     jwt, key = {"Ref": "JwtSigningSecret"}, {"Ref": "InternalServiceKeySecret"}
-    assert secret_reads(resources) == {
-        "ConnectFunction": [jwt],
-        "DisconnectFunction": [],
-        "MessageFunction": [key],
-        "BroadcastFunction": [key],
-    }
+    assert secret_reads(resources) == reads_of(jwt, key)
     assert variables(resources, "ConnectFunction")["JWT_SECRET_ARN"] == jwt
     for function in ("MessageFunction", "BroadcastFunction"):
         assert variables(resources, function)["INTERNAL_SERVICE_KEY_ARN"] == key
@@ -291,12 +291,7 @@ def test_given_values_seed_the_created_secrets_and_given_arns_replace_them() -> 
     referenced = variant({**NETWORK, **ARNS})
     assert "JwtSigningSecret" not in referenced and "InternalServiceKeySecret" not in referenced
     jwt, key = ARNS["JwtSecretArn"], ARNS["InternalServiceKeyArn"]
-    assert secret_reads(referenced) == {
-        "ConnectFunction": [jwt],
-        "DisconnectFunction": [],
-        "MessageFunction": [key],
-        "BroadcastFunction": [key],
-    }
+    assert secret_reads(referenced) == reads_of(jwt, key)
     assert variables(referenced, "ConnectFunction")["JWT_SECRET_ARN"] == jwt
     assert variables(referenced, "BroadcastFunction")["INTERNAL_SERVICE_KEY_ARN"] == key
 
