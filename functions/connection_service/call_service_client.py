@@ -105,8 +105,7 @@ class CallService:
 
     @classmethod
     def from_settings(cls, settings: Settings, service_key: Secret | None = None) -> CallService:
-        key = service_key or Secret("INTERNAL_SERVICE_KEY", value=settings.internal_service_key.get_secret_value())
-        return cls(make_client(settings), key)
+        return cls(make_client(settings), service_key or settings.internal_service_key.get_secret_value())
 
     def takeover_conversation(self, caller: ActingUser, conversation_id: str) -> Any:
         return self._call("POST", f"/conversations/{_segment(conversation_id)}/takeover", caller, {})
